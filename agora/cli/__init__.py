@@ -1,0 +1,21 @@
+"""The `agora` command. Each area adds its commands in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from agora import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="agora")
+def main() -> None:
+    """Agora: a peer-to-peer social network on a BFT blockchain."""
+
+
+def _register() -> None:
+    # Imported for their side effect of adding commands to `main`.
+    from agora.cli import bench  # noqa: F401
+
+
+_register()
