@@ -69,4 +69,3 @@ def _plain(fields: dict[str, Any]) -> dict[str, Any]:
             v = str(v)
         out[k] = v
     return out
-
