@@ -144,3 +144,35 @@ def make_commit(precommits: Iterable[Vote]) -> Commit:
     first = votes[0]
     sigs = [CommitSig(v.validator, v.signature) for v in votes]
     return Commit(first.height, first.round, first.block_id, sigs)
+
+
+class DuplicateVoteEvidence(Canonical, frozen=True):
+    """Two votes by one validator for one height, round and type, naming different blocks."""
+
+    vote_a: Vote
+    vote_b: Vote
+
+    def hash(self) -> bytes:
+        return sha256(encode(self))
+
+    def verify(self, chain_id: str, valset: ValidatorSet) -> None:
+        a, b = self.vote_a, self.vote_b
+        same_slot = (a.chain_id, a.height, a.round, a.type, a.validator) == (
+            b.chain_id,
+            b.height,
+            b.round,
+            b.type,
+            b.validator,
+        )
+        # Ordered by block id so that one pair of votes has one encoding.
+        if not same_slot or a.chain_id != chain_id or not a.block_id < b.block_id:
+            raise RemoteError("votes do not conflict", code="bad_evidence", penalty=100)
+        if a.validator not in valset:
+            raise RemoteError("evidence names no validator", code="bad_evidence", penalty=100)
+        if not (a.verify() and b.verify()):
+            raise RemoteError("evidence signature invalid", code="bad_evidence", penalty=100)
+
+
+def make_evidence(v1: Vote, v2: Vote) -> DuplicateVoteEvidence:
+    a, b = sorted((v1, v2), key=lambda v: v.block_id)
+    return DuplicateVoteEvidence(a, b)

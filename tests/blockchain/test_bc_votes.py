@@ -72,3 +72,20 @@ def test_codec_rejects_non_canonical_and_trailing() -> None:
     with pytest.raises(RemoteError) as e:
         Codec(Validator, 10).decode(data)
     assert e.value.code == "oversize"
+
+
+def test_duplicate_vote_evidence() -> None:
+    from agora.blockchain.votes import make_evidence
+
+    keys = _keys(4)
+    vs = _valset(keys)
+    v1 = sign_vote(keys[0], CHAIN, 2, 0, VoteType.PREVOTE, b"\x01" * 32)
+    v2 = sign_vote(keys[0], CHAIN, 2, 0, VoteType.PREVOTE, b"\x02" * 32)
+    ev = make_evidence(v2, v1)
+    ev.verify(CHAIN, vs)
+    other_round = sign_vote(keys[0], CHAIN, 2, 1, VoteType.PREVOTE, b"\x02" * 32)
+    with pytest.raises(RemoteError) as e:
+        make_evidence(v1, other_round).verify(CHAIN, vs)
+    assert e.value.code == "bad_evidence"
+    with pytest.raises(RemoteError):
+        make_evidence(v1, v1).verify(CHAIN, vs)
