@@ -1,0 +1,149 @@
+"""A node's home directory and its TOML configuration.
+
+Layout of a home:
+    config.toml         this file's settings
+    node_key            the node's Ed25519 identity (hex seed, mode 0600)
+    validator_key       present on validators only
+    genesis.json        the chain's genesis
+    data/               chain.sqlite, consensus.wal
+    p2p/                address book and bans
+    status.json         what the running node reports about itself
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import tomli_w
+
+from agora.errors import LocalError
+
+
+class NodeSection(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = "node"
+    log_level: str = "info"
+
+
+class P2PSection(msgspec.Struct, forbid_unknown_fields=True):
+    listen: str = "127.0.0.1:26656"
+    external: str = ""  # advertised address; defaults to `listen`
+    bootstrap: list[str] = msgspec.field(default_factory=list)
+    max_inbound: int = 40
+    max_outbound: int = 10
+    max_frame: int = 4 * 1024 * 1024
+    handshake_timeout_s: float = 5.0
+    request_timeout_s: float = 10.0
+    in_budget: int = 8 * 1024 * 1024
+    out_budget: int = 16 * 1024 * 1024
+    pex_interval_s: float = 5.0
+    ban_seconds: float = 600.0
+
+
+class RPCSection(msgspec.Struct, forbid_unknown_fields=True):
+    listen: str = "127.0.0.1:26657"
+    enabled: bool = True
+
+
+class ConsensusSection(msgspec.Struct, forbid_unknown_fields=True):
+    validator: bool = False
+    block_interval_ms: int = 1000
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    node: NodeSection = msgspec.field(default_factory=NodeSection)
+    p2p: P2PSection = msgspec.field(default_factory=P2PSection)
+    rpc: RPCSection = msgspec.field(default_factory=RPCSection)
+    consensus: ConsensusSection = msgspec.field(default_factory=ConsensusSection)
+
+
+def parse_addr(text: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` to a tuple; LocalError `bad_address` otherwise."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise LocalError(f"not a host:port address: {text!r}", code="bad_address")
+    return host, int(port)
+
+
+def format_addr(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Home:
+    """Paths inside a node's home directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def node_key(self) -> Path:
+        return self.root / "node_key"
+
+    @property
+    def validator_key(self) -> Path:
+        return self.root / "validator_key"
+
+    @property
+    def genesis(self) -> Path:
+        return self.root / "genesis.json"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def p2p(self) -> Path:
+        return self.root / "p2p"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    def make_dirs(self) -> None:
+        for d in (self.root, self.data, self.p2p):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise LocalError(f"no config at {path}: run `agora init`", code="no_config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise LocalError(f"{path}: not valid TOML: {e}", code="bad_config") from None
+    try:
+        config = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as e:
+        raise LocalError(f"{path}: {e}", code="bad_config") from None
+    for addr in [config.p2p.listen, config.rpc.listen, *config.p2p.bootstrap]:
+        parse_addr(addr)
+    return config
+
+
+def save_config(config: Config, path: Path) -> None:
+    write_atomic(path, tomli_w.dumps(msgspec.to_builtins(config)).encode())
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file so that a crash leaves either the old or the new content."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
