@@ -1,0 +1,306 @@
+"""One peer connection as a sans-IO state machine: bytes in, events and bytes out.
+
+    NEW --start--> INIT --established--> READY
+     |              |                      |
+     +----close-----+--------close---------+--> CLOSED --reset--> NEW
+
+Any other transition raises LocalError `bad_transition`. Bad input from the
+peer raises RemoteError with a specific code and penalty (violations.py); the
+connection is CLOSED after it and, once the session keys exist, has queued a
+DISCONNECT saying why, so the caller flushes `data_to_send()` and closes the
+socket. A refusal (another network or version, ourselves) is such an error
+with penalty 0. A DISCONNECT from the peer is a `Disconnected` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from enum import Enum
+from typing import Literal
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agora.errors import LocalError, RemoteError
+from agora.peer_net.codes import PacketCode
+from agora.peer_net.crypto_session import NONCE_LIMIT, CryptoSession
+from agora.peer_net.header import (
+    DEFAULT_MAX_FRAME,
+    HEADER_SIZE,
+    IS_RESPONSE,
+    MAX_CODE,
+    MAX_MSG_ID,
+    RESPONSE_HANDLER,
+    Header,
+)
+from agora.peer_net.identity import NodeKey, PeerInfo
+from agora.peer_net.incoming import HANDSHAKE_LENGTH, Incoming
+from agora.peer_net.negotiation import Handshake, decode_disconnect, encode_disconnect, refusal
+from agora.peer_net.outgoing import Outgoing
+
+_DISCONNECT = int(PacketCode.DISCONNECT)
+
+
+class State(Enum):
+    NEW = "new"
+    INIT = "init"
+    READY = "ready"
+    CLOSED = "closed"
+
+
+TRANSITIONS: dict[tuple[State, str], State] = {
+    (State.NEW, "start"): State.INIT,
+    (State.INIT, "established"): State.READY,
+    (State.NEW, "close"): State.CLOSED,
+    (State.INIT, "close"): State.CLOSED,
+    (State.READY, "close"): State.CLOSED,
+    (State.CLOSED, "reset"): State.NEW,
+}
+
+
+class HandshakeComplete(msgspec.Struct, frozen=True, tag=True):
+    peer: PeerInfo
+
+
+class PacketReceived(msgspec.Struct, frozen=True, tag=True):
+    header: Header
+    body: bytes | memoryview
+
+
+class Disconnected(msgspec.Struct, frozen=True, tag=True):
+    code: str
+    message: str
+    by_peer: bool
+
+
+Event = HandshakeComplete | PacketReceived | Disconnected
+
+
+class Connection:
+    def __init__(
+        self,
+        role: Literal["initiator", "responder"],
+        key: NodeKey,
+        network: str,
+        version: int,
+        listen: str,
+        *,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        in_budget: int | None = None,
+        out_budget: int | None = None,
+        static_key: X25519PrivateKey | None = None,
+        accept_versions: Container[int] | None = None,
+    ) -> None:
+        if role not in ("initiator", "responder"):
+            raise LocalError(f"role must be initiator or responder, not {role!r}", code="bad_role")
+        frame = max_frame + HEADER_SIZE
+        out_budget = 2 * frame if out_budget is None else out_budget
+        if out_budget < frame:
+            raise LocalError("outgoing budget is smaller than one frame", code="bad_config")
+        self.role = role
+        self.key = key
+        self.network = network
+        self.version = version
+        self.listen = listen
+        # Who we accept: the same version only, until a version says otherwise.
+        self.accept_versions: Container[int] = (
+            frozenset({version}) if accept_versions is None else accept_versions
+        )
+        self.max_frame = max_frame
+        self._static = static_key if static_key is not None else X25519PrivateKey.generate()
+        self._incoming = Incoming(
+            max_frame=max_frame, budget=2 * frame if in_budget is None else in_budget
+        )
+        self._outgoing = Outgoing(out_budget)
+        self._state = State.NEW
+        self._handshake: Handshake | None = None
+        self._session: CryptoSession | None = None
+        self.peer: PeerInfo | None = None
+
+    # --- state ---
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _advance(self, trigger: str) -> None:
+        new = TRANSITIONS.get((self._state, trigger))
+        if new is None:
+            raise LocalError(
+                f"cannot {trigger} in state {self._state.value}", code="bad_transition"
+            )
+        self._state = new
+
+    @property
+    def wants_read(self) -> bool:
+        """False while the peer's unread backlog is over budget, or when there is no more."""
+        return self._state in (State.INIT, State.READY) and not self._incoming.over_budget
+
+    @property
+    def session(self) -> CryptoSession | None:
+        return self._session
+
+    def start(self) -> None:
+        self._advance("start")
+        self._handshake = Handshake(
+            initiator=self.role == "initiator",
+            key=self.key,
+            static=self._static,
+            version=self.version,
+            network=self.network,
+            listen=self.listen,
+        )
+        message = self._handshake.start()
+        if message is not None:
+            self._queue_handshake(message)
+
+    def reset(self) -> None:
+        """Make a closed connection reusable: back to NEW, buffers and keys dropped."""
+        self._advance("reset")
+        self._incoming.clear()
+        self._outgoing.clear()
+        self._handshake = None
+        self._session = None
+        self.peer = None
+
+    # --- input ---
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes from the peer; every complete message in them is processed."""
+        state = self._state
+        if state is State.CLOSED:
+            return []  # late bytes after we closed mean nothing
+        if state is State.NEW:
+            raise LocalError("receive_data before start()", code="bad_transition")
+        self._incoming.feed(data)
+        events: list[Event] = []
+        try:
+            if state is State.INIT:
+                self._drive_handshake(events)
+            if self._state is State.READY:
+                self._read_frames(events)
+        except RemoteError as e:
+            self._fail(e)
+            raise
+        return events
+
+    def receive_eof(self) -> list[Event]:
+        """The peer closed its side."""
+        if self._state is State.CLOSED:
+            return []
+        if self._state is State.NEW:
+            raise LocalError("receive_eof before start()", code="bad_transition")
+        in_handshake = self._state is State.INIT
+        self._advance("close")
+        try:
+            self._incoming.eof()  # frame_truncated if a message was cut off
+        finally:
+            self._incoming.clear()
+        message = "the peer closed the connection"
+        return [
+            Disconnected("eof", message + (" during the handshake" if in_handshake else ""), True)
+        ]
+
+    def _drive_handshake(self, events: list[Event]) -> None:
+        hs = self._handshake
+        assert hs is not None
+        incoming = self._incoming
+        while not hs.complete and (message := incoming.next_handshake_message()) is not None:
+            reply = hs.receive(message)
+            if reply is not None:
+                self._queue_handshake(reply)
+        if not hs.complete:
+            return
+        self._session = CryptoSession(*hs.keys())
+        peer = hs.peer
+        assert peer is not None
+        refused = refusal(
+            peer, node_id=self.key.node_id, network=self.network, versions=self.accept_versions
+        )
+        if refused is not None:
+            raise refused
+        self.peer = peer
+        self._advance("established")
+        events.append(HandshakeComplete(peer))
+
+    def _read_frames(self, events: list[Event]) -> None:
+        session = self._session
+        assert session is not None
+        next_frame = self._incoming.next_frame
+        append = events.append
+        while (frame := next_frame()) is not None:
+            header, body = session.open(frame)
+            if header.code == _DISCONNECT:
+                reason = decode_disconnect(body)
+                self._advance("close")
+                self._incoming.clear()
+                append(Disconnected(reason.code, reason.message, by_peer=True))
+                return
+            append(PacketReceived(header, body))
+
+    def _fail(self, error: RemoteError) -> None:
+        if self._state is State.CLOSED:
+            return
+        self._queue_disconnect(error.code, error.message)
+        self._advance("close")
+        self._incoming.clear()
+
+    # --- output ---
+
+    def send_packet(
+        self,
+        code: int,
+        body: bytes,
+        *,
+        msg_id: int = 0,
+        response_handler: bool = False,
+        is_response: bool = False,
+    ) -> bool:
+        """Encrypt and queue one packet; False if the outgoing queue is over budget."""
+        session = self._session
+        if self._state is not State.READY or session is None:
+            raise LocalError(f"cannot send in state {self._state.value}", code="not_ready")
+        if response_handler and is_response:
+            raise LocalError("a packet cannot be both request and response", code="bad_flags")
+        if code == _DISCONNECT:
+            raise LocalError("use close() to send DISCONNECT", code="bad_code")
+        if not (0 <= code <= MAX_CODE and 0 <= msg_id <= MAX_MSG_ID):
+            raise LocalError(f"code {code} or msg_id {msg_id} out of range", code="bad_header")
+        size = len(body)
+        if size > self.max_frame:
+            raise LocalError(f"body of {size} bytes over {self.max_frame}", code="body_too_large")
+        if not self._outgoing.fits(size + HEADER_SIZE):
+            return False  # checked before sealing: a refused packet must not use a nonce
+        if session.send_nonce >= NONCE_LIMIT - 1:
+            self.close("rekey_required", "nonce limit reached; reconnect to rekey")
+            raise LocalError("send nonce limit reached", code="rekey_required")
+        flags = (RESPONSE_HANDLER if response_handler else 0) | (IS_RESPONSE if is_response else 0)
+        self._outgoing.push(*session.seal(code, flags, msg_id, body))
+        return True
+
+    def close(self, code: str = "closed", message: str = "") -> None:
+        """Close from our side; once READY the peer is told why. Idempotent."""
+        if self._state is State.CLOSED:
+            return
+        if self._state is State.READY:
+            self._queue_disconnect(code, message)
+        self._advance("close")
+        self._incoming.clear()
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the peer (also after close: the DISCONNECT)."""
+        return self._outgoing.take()
+
+    @property
+    def outgoing_size(self) -> int:
+        return self._outgoing.size
+
+    def _queue_handshake(self, message: bytes) -> None:
+        self._outgoing.push_control(HANDSHAKE_LENGTH.pack(len(message)), message)
+
+    def _queue_disconnect(self, code: str, message: str) -> None:
+        session = self._session
+        if session is None or session.send_nonce >= NONCE_LIMIT:
+            return
+        body = encode_disconnect(code, message)
+        self._outgoing.push_control(*session.seal(_DISCONNECT, 0, 0, body))
