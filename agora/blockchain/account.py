@@ -1,0 +1,101 @@
+"""Accounts (balance, nonce, quota bucket) and the rules every tx's envelope must pass.
+
+Quotas are token buckets measured in block time, in thousandths of an action so
+that all arithmetic is integer and every node computes the same. The bucket's
+size (and its refill per window) is `quota_base` for a newcomer, plus one for
+each `quota_balance_step` of balance, up to `quota_max`. A new account starts
+with a full bucket.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from agora.blockchain.genesis import Params
+from agora.blockchain.state import Overlay
+from agora.blockchain.tx import MAX_INT, Envelope, TxError
+from agora.codec import Canonical, encode
+
+ACCOUNT_PREFIX: Final = b"core/a/"
+MILLI: Final = 1000
+_decoder = msgspec.msgpack.Decoder()
+
+
+class Account(Canonical, frozen=True):
+    balance: int = 0
+    nonce: int = 0  # of the last tx executed; 0 before the first
+    quota_milli: int = -1  # tokens in the bucket; -1: never used, i.e. full
+    quota_ms: int = 0  # block time of the last refill
+
+
+NEW_ACCOUNT: Final = Account()
+
+
+def account_key(pub_key: bytes) -> bytes:
+    return ACCOUNT_PREFIX + pub_key
+
+
+def load_account(raw: bytes | None) -> Account:
+    if raw is None:
+        return NEW_ACCOUNT
+    b, n, q, t = _decoder.decode(raw)  # our own bytes: four ints
+    return Account(b, n, q, t)
+
+
+def dump_account(acct: Account) -> bytes:
+    return encode(acct)
+
+
+def quota_capacity(params: Params, balance: int) -> int:
+    step = params.quota_balance_step
+    bonus = balance // step if step > 0 else 0
+    return min(params.quota_max, params.quota_base + bonus) * MILLI
+
+
+def quota_now(params: Params, acct: Account, time_ms: int) -> int:
+    """Tokens (in milli-actions) available at block time `time_ms`."""
+    cap = quota_capacity(params, acct.balance)
+    if acct.quota_milli < 0:
+        return cap
+    elapsed = max(0, time_ms - acct.quota_ms)
+    return min(cap, acct.quota_milli + elapsed * cap // params.quota_window_ms)
+
+
+def min_fee(params: Params, size: int) -> int:
+    return params.min_fee + params.fee_per_byte * size
+
+
+def charge(
+    params: Params, acct: Account, env: Envelope, quota_cost: int, height: int, time_ms: int
+) -> Account:
+    """The account after `env` is charged, or TxError. Depends only on the account,
+    the envelope and the block, never on what other modules do: so a block can be
+    validated without executing it."""
+    if env.expiry and height > env.expiry:
+        raise TxError("expired", f"tx expired at height {env.expiry}, block is {height}")
+    if env.nonce <= acct.nonce:
+        raise TxError("nonce_too_old", f"nonce {env.nonce} already used (at {acct.nonce})")
+    if env.nonce != acct.nonce + 1:
+        raise TxError("nonce_gap", f"nonce {env.nonce}, expected {acct.nonce + 1}")
+    if env.fee > acct.balance:
+        raise TxError("insufficient_balance", f"fee {env.fee} > balance {acct.balance}")
+    balance = acct.balance - env.fee
+    tokens = quota_now(params, acct, time_ms)
+    cost = quota_cost * MILLI
+    if cost > tokens:
+        raise TxError(
+            "over_quota", f"quota: {tokens / MILLI:.3f} actions left, this costs {quota_cost}"
+        )
+    # The bucket may shrink with the balance that paid the fee.
+    tokens = min(tokens, quota_capacity(params, balance)) - cost
+    return Account(balance, env.nonce, max(tokens, 0), time_ms)
+
+
+def credit(overlay: Overlay, pub_key: bytes, amount: int) -> None:
+    """Add `amount` to an account (fees to the proposer); saturates rather than overflow."""
+    key = account_key(pub_key)
+    a = load_account(overlay.get(key))
+    balance = min(MAX_INT, a.balance + amount)
+    overlay.put(key, dump_account(Account(balance, a.nonce, a.quota_milli, a.quota_ms)))

@@ -1,0 +1,57 @@
+"""Choosing a proposal's txs from the mempool, within the block's limits.
+
+Each candidate is run through phase 1 (`account.charge`) against the current
+state, so the block is valid even if the mempool's own projection was off.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agora.blockchain.account import Account, account_key, charge, load_account
+from agora.blockchain.block import EMPTY_HASH, Block, Header, encode_block
+from agora.blockchain.tx import Tx, TxError
+from agora.blockchain.votes import Commit, DuplicateVoteEvidence
+from agora.errors import LocalError
+
+if TYPE_CHECKING:
+    from agora.blockchain.chain import Chain
+
+
+def select_txs(
+    chain: Chain,
+    time_ms: int,
+    proposer: bytes,
+    last_commit: Commit | None,
+    evidence: list[DuplicateVoteEvidence],
+) -> list[tuple[bytes, Tx]]:
+    params = chain.genesis.params
+    height = chain.height + 1
+    if time_ms <= chain.time_ms or (height == 1 and time_ms < chain.genesis.genesis_time):
+        raise LocalError(f"block time {time_ms} must follow {chain.time_ms}", code="bad_time")
+    if proposer not in chain.valset:
+        raise LocalError("the proposer is not a validator", code="bad_proposer")
+    h0 = EMPTY_HASH
+    empty = Header(chain.genesis.chain_id, height, time_ms, h0, h0, h0, h0, h0, h0, h0)
+    # 5: the largest msgpack array header the tx list can grow to.
+    budget = params.max_block_bytes - len(encode_block(Block(empty, [], last_commit, evidence))) - 5
+    read = chain.store.state.get
+    accounts: dict[bytes, Account] = {}
+    out: list[tuple[bytes, Tx]] = []
+    for e in chain.mempool.ordered():
+        if len(out) >= params.max_block_txs:
+            break
+        if e.size > budget:
+            continue
+        sender = e.tx.envelope.sender
+        acct = accounts.get(sender)
+        if acct is None:
+            acct = load_account(read(account_key(sender)))
+        try:
+            acct = charge(params, acct, e.tx.envelope, e.reg.spec.quota_cost, height, time_ms)
+        except TxError:
+            continue
+        accounts[sender] = acct
+        budget -= e.size
+        out.append((e.hash, e.tx))
+    return out

@@ -1,0 +1,160 @@
+"""Executing a block: deterministic, in two phases.
+
+Phase 1, for every tx in block order: signature, stateless checks, expiry,
+nonce, fee and quota (`account.charge`); the fee and the nonce are charged.
+These depend only on the state before the block and on the envelopes, so a
+block can be validated without executing it; if one fails the block is
+invalid. The fees go to the proposer at the end of phase 1.
+
+Phase 2, for every tx in block order: its module's `check` then `apply`, on an
+overlay of their own (and a savepoint if they touch index tables). A TxError
+rolls back just that tx's writes and becomes its result; its fee and nonce
+stay charged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agora.blockchain.account import Account, charge, credit, dump_account, load_account
+from agora.blockchain.account import account_key as akey
+from agora.blockchain.block import Block
+from agora.blockchain.genesis import Genesis
+from agora.blockchain.kinds import Registered, Registry
+from agora.blockchain.merkle import merkle_root
+from agora.blockchain.module import ApplyContext, Event, StateView
+from agora.blockchain.sigs import Verifier
+from agora.blockchain.state import Overlay, Writes
+from agora.blockchain.tx import TX_DOMAIN, TxError, tx_hash_parts
+from agora.codec import encode
+from agora.errors import RemoteError
+
+Reader = Callable[[bytes], bytes | None]
+
+
+@dataclass
+class Prepared:
+    """A block that passed the stateless checks and whose signatures verify."""
+
+    block: Block
+    block_id: bytes
+    hashes: list[bytes]
+    envelopes: list[bytes]
+    kinds: list[Registered]
+    bodies: list[Any]
+
+
+@dataclass
+class Executed:
+    writes: Writes
+    results: list[tuple[str, str]]  # (code, message) per tx; code "ok" on success
+    failures: list[tuple[int, str, str]]
+    events: list[Event] = field(default_factory=list)
+    erasures: list[bytes] = field(default_factory=list)
+    fees: int = 0
+
+
+def block_error(i: int, e: TxError) -> RemoteError:
+    """A tx that makes its block invalid: the proposer's fault, with the tx's own code."""
+    return RemoteError(f"tx {i}: {e.message}", code=e.code, penalty=100)
+
+
+def prepare(
+    block: Block, registry: Registry, verifier: Verifier, *, allow_erased: bool
+) -> Prepared:
+    """Tx root, stateless checks, then signatures (the costly part) last."""
+    envs = [encode(t.envelope) for t in block.txs]
+    hashes = [tx_hash_parts(e, t.signature) for e, t in zip(envs, block.txs, strict=True)]
+    if merkle_root(hashes) != block.header.tx_root:
+        raise RemoteError("tx_root does not match the txs", code="bad_tx_root", penalty=100)
+    if len(set(hashes)) != len(hashes):
+        raise RemoteError("the same tx twice in a block", code="duplicate_tx", penalty=100)
+    kinds: list[Registered] = []
+    bodies: list[Any] = []
+    for i, (tx, env) in enumerate(zip(block.txs, envs, strict=True)):
+        try:
+            reg, body = registry.check(tx, env, allow_erased=allow_erased)
+        except TxError as e:
+            raise block_error(i, e) from None
+        kinds.append(reg)
+        bodies.append(body)
+    txs = block.txs
+    items = [
+        (t.envelope.sender, TX_DOMAIN + e, t.signature) for t, e in zip(txs, envs, strict=True)
+    ]
+    ok = verifier.verify_many(hashes, items)
+    if not all(ok):
+        i = ok.index(False)
+        raise RemoteError(f"tx {i}: bad signature", code="bad_signature", penalty=100)
+    return Prepared(block, block.id(), hashes, envs, kinds, bodies)
+
+
+def charge_block(p: Prepared, registry: Registry, read: Reader) -> tuple[dict[bytes, Account], int]:
+    """Phase 1 without writing: the accounts after every tx was charged, and the fees."""
+    h = p.block.header
+    params = registry.params
+    accounts: dict[bytes, Account] = {}
+    fees = 0
+    for i, tx in enumerate(p.block.txs):
+        env = tx.envelope
+        acct = accounts.get(env.sender)
+        if acct is None:
+            acct = load_account(read(akey(env.sender)))
+        try:
+            acct = charge(params, acct, env, p.kinds[i].spec.quota_cost, h.height, h.time)
+        except TxError as e:
+            raise block_error(i, e) from None
+        accounts[env.sender] = acct
+        fees += env.fee
+    return accounts, fees
+
+
+def execute(
+    p: Prepared, registry: Registry, genesis: Genesis, store_read: Reader, conn: Any
+) -> Executed:
+    h = p.block.header
+    block = Overlay(store_read)
+    accounts, fees = charge_block(p, registry, store_read)
+    for pk, acct in accounts.items():
+        block.put(akey(pk), dump_account(acct))
+    if fees:
+        credit(block, h.proposer, fees)
+    out = Executed(block.writes, [], [], fees=fees)
+    view = StateView(block.get, conn, genesis, h.height, h.time)
+    for i, tx in enumerate(p.block.txs):
+        reg, body = p.kinds[i], p.bodies[i]
+        ctx = ApplyContext(reg.module.name, Overlay(block.get), view, conn, p.hashes[i])
+        ctx.sender = tx.envelope.sender
+        try:
+            reg.module.check(tx, body, view)
+            reg.module.apply(tx, body, ctx)
+        except RemoteError as e:
+            if ctx.savepoint:
+                conn.execute("ROLLBACK TO tx")
+                conn.execute("RELEASE tx")
+            out.results.append((e.code, e.message))
+            out.failures.append((i, e.code, e.message))
+            continue
+        if ctx.savepoint:
+            conn.execute("RELEASE tx")
+        ctx.overlay.merge_into(block)
+        out.events.extend(ctx.events)
+        out.erasures.extend(ctx.erasures)
+        out.results.append(("ok", ""))
+    out.writes = block.writes
+    return out
+
+
+def genesis_writes(genesis: Genesis, registry: Registry, store_read: Reader, conn: Any) -> Writes:
+    """Every module's initial state, in module order."""
+    block = Overlay(store_read)
+    view = StateView(block.get, conn, genesis, 0, genesis.genesis_time)
+    for m in registry.modules:
+        ctx = ApplyContext(m.name, Overlay(block.get), view, conn)
+        m.genesis(genesis, ctx)
+        if ctx.savepoint:
+            conn.execute("RELEASE tx")
+        ctx.overlay.merge_into(block)
+    return block.writes

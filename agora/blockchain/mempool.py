@@ -1,0 +1,237 @@
+"""The mempool: txs that passed their entry checks, waiting for a block.
+
+Entry checks are the block's own rules (`Registry.check`, the signature,
+`account.charge`, the module's `check`) against the state after the last block
+plus the sender's pending txs: a sender may have a run of consecutive nonces
+pending, whose fees and quota costs must all be covered. Blocks take txs by fee,
+then by arrival, each sender's in nonce order. When full, the lowest-fee tx at
+the end of some sender's run is evicted (never one in the middle, which would
+strand the txs behind it).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agora.blockchain.account import Account, charge
+from agora.blockchain.kinds import Registered, Registry, tx_size
+from agora.blockchain.module import StateView
+from agora.blockchain.sigs import Verifier
+from agora.blockchain.tx import TX_DOMAIN, Tx, TxError, tx_hash_parts
+from agora.codec import encode
+
+
+@dataclass(slots=True)
+class Entry:
+    tx: Tx
+    hash: bytes
+    env_bytes: bytes
+    size: int
+    seq: int  # arrival order
+    reg: Registered
+    body: Any
+
+
+class Mempool:
+    def __init__(
+        self,
+        registry: Registry,
+        verifier: Verifier,
+        view: Callable[[], StateView],
+        *,
+        max_txs: int = 50_000,
+        max_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._registry = registry
+        self._verifier = verifier
+        self._view = view  # the state after the last block, as of the next height
+        self.max_txs = max_txs
+        self.max_bytes = max_bytes
+        self.by_hash: dict[bytes, Entry] = {}
+        self._runs: dict[bytes, list[Entry]] = {}  # sender -> pending, nonce order
+        self._projected: dict[bytes, Account] = {}  # sender -> account after its run
+        self._tails: list[tuple[int, int, bytes]] = []  # (fee, -seq, hash), lazy
+        self._seq = 0
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.by_hash)
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self.by_hash
+
+    # --- entry
+
+    def add(self, tx: Tx) -> bytes:
+        """Admit `tx` or raise TxError; nothing changes on error."""
+        r = self.add_batch([tx])[0]
+        if isinstance(r, TxError):
+            raise r
+        return r
+
+    def add_batch(self, txs: Sequence[Tx]) -> list[bytes | TxError]:
+        """Admit a burst: signatures are verified together on the thread pool."""
+        out: list[bytes | TxError] = []
+        staged: list[tuple[int, Entry]] = []
+        for i, tx in enumerate(txs):
+            env_bytes = encode(tx.envelope)
+            h = tx_hash_parts(env_bytes, tx.signature)
+            try:
+                if h in self.by_hash:
+                    raise TxError("duplicate_tx", "already in the mempool")
+                reg, body = self._registry.check(tx, env_bytes)
+            except TxError as e:
+                out.append(e)
+                continue
+            out.append(h)
+            entry = Entry(tx, h, env_bytes, tx_size(env_bytes, tx), 0, reg, body)
+            staged.append((i, entry))
+        items = [(e.tx.envelope.sender, TX_DOMAIN + e.env_bytes, e.tx.signature) for _, e in staged]
+        ok = self._verifier.verify_many([e.hash for _, e in staged], items)
+        view = self._view()
+        for (i, entry), good in zip(staged, ok, strict=True):
+            try:
+                if not good:
+                    raise TxError("bad_signature", "the signature does not verify")
+                if entry.hash in self.by_hash:
+                    raise TxError("duplicate_tx", "already in the mempool")
+                self._admit(entry, view)
+            except TxError as e:
+                out[i] = e
+        return out
+
+    def _admit(self, entry: Entry, view: StateView) -> None:
+        env = entry.tx.envelope
+        committed = view.account(env.sender)
+        acct = self._projected.get(env.sender, committed)
+        if committed.nonce < env.nonce <= acct.nonce:
+            raise TxError("bad_nonce", f"nonce {env.nonce} is already pending")
+        params = self._registry.params
+        acct = charge(params, acct, env, entry.reg.spec.quota_cost, view.height, view.time_ms)
+        entry.reg.module.check(entry.tx, entry.body, view)
+        self._make_room(entry)
+        self._seq += 1
+        entry.seq = self._seq
+        self._insert(entry, acct)
+
+    def _insert(self, entry: Entry, acct: Account) -> None:
+        sender = entry.tx.envelope.sender
+        self.by_hash[entry.hash] = entry
+        self._runs.setdefault(sender, []).append(entry)
+        self._projected[sender] = acct
+        self.bytes += entry.size
+        heapq.heappush(self._tails, (entry.tx.envelope.fee, -entry.seq, entry.hash))
+
+    def _make_room(self, entry: Entry) -> None:
+        if entry.size > self.max_bytes:
+            raise TxError("mempool_full", "the tx alone is larger than the mempool")
+        fee = entry.tx.envelope.fee
+        own = entry.tx.envelope.sender
+        victims: dict[bytes, Entry] = {}
+        count, size = len(self.by_hash) + 1, self.bytes + entry.size
+        skipped: list[tuple[int, int, bytes]] = []
+        while count > self.max_txs or size > self.max_bytes:
+            tail = self._pop_tail()
+            if tail is None or tail.tx.envelope.fee >= fee:
+                if tail is not None:
+                    skipped.append((tail.tx.envelope.fee, -tail.seq, tail.hash))
+                for t in skipped:
+                    heapq.heappush(self._tails, t)
+                raise TxError("mempool_full", f"the mempool is full and fee {fee} is too low")
+            if tail.tx.envelope.sender == own or tail.hash in victims:
+                skipped.append((tail.tx.envelope.fee, -tail.seq, tail.hash))
+                continue
+            victims[tail.hash] = tail
+            count, size = count - 1, size - tail.size
+        for t in skipped:
+            heapq.heappush(self._tails, t)
+        for v in victims.values():
+            self._evict_tail(v)
+
+    def _pop_tail(self) -> Entry | None:
+        while self._tails:
+            _, _, h = heapq.heappop(self._tails)
+            e = self.by_hash.get(h)
+            if e is not None and self._runs[e.tx.envelope.sender][-1] is e:
+                return e
+        return None
+
+    def _evict_tail(self, e: Entry) -> None:
+        # Only called on the tail of a run (possibly a run that just shrank).
+        sender = e.tx.envelope.sender
+        run = self._runs[sender]
+        if run[-1] is not e:
+            return
+        run.pop()
+        del self.by_hash[e.hash]
+        self.bytes -= e.size
+        if run:
+            prev = run[-1]
+            heapq.heappush(self._tails, (prev.tx.envelope.fee, -prev.seq, prev.hash))
+            self._projected[sender] = self._replay(sender, run)
+        else:
+            del self._runs[sender]
+            del self._projected[sender]
+
+    def _replay(self, sender: bytes, run: list[Entry]) -> Account:
+        view = self._view()
+        acct = view.account(sender)
+        for e in run:
+            cost = e.reg.spec.quota_cost
+            acct = charge(
+                self._registry.params, acct, e.tx.envelope, cost, view.height, view.time_ms
+            )
+        return acct
+
+    # --- leaving
+
+    def ordered(self) -> Iterator[Entry]:
+        """All pending txs by fee then arrival, each sender's in nonce order."""
+        heap = [(-run[0].tx.envelope.fee, run[0].seq, s, 0) for s, run in self._runs.items()]
+        heapq.heapify(heap)
+        while heap:
+            _, _, sender, i = heapq.heappop(heap)
+            run = self._runs[sender]
+            yield run[i]
+            if i + 1 < len(run):
+                nxt = run[i + 1]
+                heapq.heappush(heap, (-nxt.tx.envelope.fee, nxt.seq, sender, i + 1))
+
+    def update(self, included: Sequence[bytes]) -> None:
+        """After a block: drop what it included, then recheck the rest against the new state."""
+        for h in included:
+            e = self.by_hash.pop(h, None)
+            if e is not None:
+                self.bytes -= e.size
+        runs, self._runs = self._runs, {}
+        self._projected = {}
+        self._tails = []
+        view = self._view()
+        params = self._registry.params
+        for sender, run in runs.items():
+            acct = view.account(sender)
+            for e in run:
+                if e.hash not in self.by_hash:
+                    continue  # included
+                env = e.tx.envelope
+                try:
+                    acct = charge(
+                        params, acct, env, e.reg.spec.quota_cost, view.height, view.time_ms
+                    )
+                    e.reg.module.check(e.tx, e.body, view)
+                except TxError:
+                    self._drop(e)
+                    continue
+                self._runs.setdefault(sender, []).append(e)
+                self._projected[sender] = acct
+        for run in self._runs.values():
+            t = run[-1]
+            self._tails.append((t.tx.envelope.fee, -t.seq, t.hash))
+        heapq.heapify(self._tails)
+
+    def _drop(self, e: Entry) -> None:
+        if self.by_hash.pop(e.hash, None) is not None:
+            self.bytes -= e.size

@@ -1,0 +1,86 @@
+"""The SQLite schema, versioned per module, and the migrations that get a file there.
+
+`meta` holds each module's schema version; a module's migrations are SQL
+scripts applied in order, each in its own transaction with the version bump,
+so a crash during a migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+
+from agora.errors import LocalError
+
+# Tx rows are keyed by height << TX_ID_BITS | index, so a block's txs are one range.
+TX_ID_BITS = 20
+MAX_BLOCK_TXS = 1 << TX_ID_BITS
+
+CHAIN_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE chain_info (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE blocks (
+        height INTEGER PRIMARY KEY,
+        id BLOB NOT NULL UNIQUE,
+        time INTEGER NOT NULL,
+        ntx INTEGER NOT NULL,
+        header BLOB NOT NULL,
+        last_commit BLOB,
+        evidence BLOB NOT NULL,
+        seen_commit BLOB NOT NULL,      -- the commit we received for this block
+        state_root BLOB NOT NULL        -- root after executing it
+    );
+    CREATE TABLE txs (
+        id INTEGER PRIMARY KEY,         -- height << 20 | index
+        hash BLOB NOT NULL UNIQUE,
+        sender BLOB NOT NULL,
+        nonce INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        body BLOB,                      -- NULL once erased
+        code TEXT NOT NULL,             -- 'ok' or the failure code
+        message TEXT NOT NULL
+    );
+    CREATE INDEX txs_by_sender ON txs (sender, nonce);
+    CREATE TABLE state (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE evidence (
+        hash BLOB PRIMARY KEY,
+        height INTEGER NOT NULL,        -- of the block that included it
+        validator BLOB NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
+)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def schema_versions(conn: sqlite3.Connection) -> dict[str, int]:
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (module TEXT PRIMARY KEY, version INTEGER)")
+    return {m: v for m, v in conn.execute("SELECT module, version FROM meta")}
+
+
+def migrate(conn: sqlite3.Connection, module: str, scripts: Sequence[str]) -> int:
+    """Apply `module`'s scripts that this file has not seen yet; return its version."""
+    if not _NAME.match(module):
+        raise LocalError(f"module name {module!r} is not a valid identifier", code="bad_module")
+    have = schema_versions(conn).get(module, 0)
+    if have > len(scripts):
+        raise LocalError(
+            f"the store has {module} schema v{have}, this code knows v{len(scripts)}",
+            code="schema_too_new",
+        )
+    for version in range(have + 1, len(scripts) + 1):
+        script = scripts[version - 1]
+        try:
+            conn.executescript(
+                f"BEGIN;\n{script}\n;INSERT OR REPLACE INTO meta VALUES ('{module}', {version});"
+                "\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return len(scripts)

@@ -1,0 +1,101 @@
+"""The consensus state: one key-value space (`bytes -> bytes`), and its root.
+
+Keys start with the owning module's name and a slash. The root is a hash chain
+over what each block changed:
+
+    root_h = sha256(root_{h-1} + sha256(encode(sorted [(key, value or None)]))
+                               + sha256(encode([(index, code, message) of failed txs])))
+
+with root_{-1} = the genesis hash and root_0 the root after the genesis state.
+The cost is proportional to what a block changes, not to the size of the state;
+the price is that there are no proofs of single values (a known limitation).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+
+from agora.codec import encode, sha256
+
+Writes = dict[bytes, bytes | None]  # None: deleted
+
+
+def changes_hash(writes: Writes) -> bytes:
+    return sha256(encode(sorted(writes.items())))
+
+
+def next_root(prev: bytes, writes: Writes, failures: Iterable[tuple[int, str, str]]) -> bytes:
+    return sha256(prev + changes_hash(writes) + sha256(encode(list(failures))))
+
+
+class StateStore:
+    """The committed KV, read through a cache, on the writer's connection.
+
+    Writes reach the table only inside the caller's block transaction, and the
+    cache learns them only once that transaction committed (`committed`).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, cache_size: int = 500_000) -> None:
+        self._conn = conn
+        self._cache: dict[bytes, bytes | None] = {}
+        self._cache_size = cache_size
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        value = None if row is None else bytes(row[0])
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[key] = value
+        return value
+
+    def write(self, writes: Writes) -> None:
+        """Inside the block's transaction."""
+        puts = [(k, v) for k, v in writes.items() if v is not None]
+        dels = [(k,) for k, v in writes.items() if v is None]
+        if puts:
+            self._conn.executemany(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                puts,
+            )
+        if dels:
+            self._conn.executemany("DELETE FROM state WHERE key = ?", dels)
+
+    def committed(self, writes: Writes) -> None:
+        if len(self._cache) + len(writes) >= self._cache_size:
+            self._cache.clear()
+        self._cache.update(writes)
+
+    def forget(self) -> None:
+        """After a rollback whose reads may have cached nothing wrong, but be safe."""
+        self._cache.clear()
+
+
+class Overlay:
+    """Writes on top of a reader; a tx gets its own overlay so a failure drops just its writes."""
+
+    __slots__ = ("_read", "writes")
+
+    def __init__(self, read: Callable[[bytes], bytes | None]) -> None:
+        self._read = read
+        self.writes: Writes = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        w = self.writes
+        if key in w:
+            return w[key]
+        return self._read(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.writes[key] = None
+
+    def merge_into(self, parent: Overlay) -> None:
+        parent.writes.update(self.writes)
