@@ -1,0 +1,240 @@
+"""JSON-RPC 2.0, sans-IO: request bytes in, response bytes (or nothing) out.
+
+`Dispatcher.dispatch` answers at once when every call is a plain handler, and
+otherwise returns a coroutine for the transport to await; the transports own
+the tasks. A batch's calls may run concurrently and are answered in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from agora.errors import AgoraError, LocalError, RemoteError
+from agora.logs import Log
+from agora.rpc.codes import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    OVERLOADED,
+    PARSE_ERROR,
+    TIMEOUT,
+    RpcError,
+)
+from agora.rpc.methods import Context, Method, Registry, Services, Session
+
+Id = int | str | None
+Reply = bytes | None | Coroutine[Any, Any, bytes | None]
+_MISSING: Any = object()
+_INT64 = 2**63
+_enc = msgspec.json.Encoder()
+_log = Log("agora.rpc")
+
+
+class Call:
+    __slots__ = ("id", "method", "notify", "params")
+
+    def __init__(self, method: str, params: Any, id: Id, notify: bool) -> None:
+        self.method = method
+        self.params = params
+        self.id = id
+        self.notify = notify
+
+
+def _valid_id(id: Any) -> bool:
+    if id is None or isinstance(id, str):
+        return True
+    return isinstance(id, int) and not isinstance(id, bool) and -_INT64 <= id < _INT64
+
+
+def error_response(id: Id, code: int, message: str, data: dict[str, Any] | None = None) -> bytes:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        err["data"] = data
+    return _enc.encode({"jsonrpc": "2.0", "id": id, "error": err})
+
+
+def _invalid(why: str, id: Id = None) -> bytes:
+    data = {"code": "invalid_request", "why": why}
+    return error_response(id, INVALID_REQUEST, "Invalid Request", data)
+
+
+def _check(item: Any) -> Call | bytes:
+    """One request object to a Call, or the error response it deserves."""
+    if not isinstance(item, dict):
+        return _invalid("a request is a JSON object")
+    id = item.get("id", _MISSING)
+    notify = id is _MISSING
+    if notify:
+        id = None
+    elif not _valid_id(id):
+        return _invalid("id must be a string, an integer or null")
+    if item.get("jsonrpc") != "2.0":
+        return _invalid('"jsonrpc" must be "2.0"', id)
+    method = item.get("method")
+    if not isinstance(method, str):
+        return _invalid('"method" must be a string', id)
+    params = item.get("params")
+    if params is not None and not isinstance(params, list | dict):
+        return _invalid('"params" must be an array or an object', id)
+    if "params" in item and params is None:
+        return _invalid('"params" must be an array or an object', id)
+    return Call(method, params, id, notify)
+
+
+def parse(body: bytes | str, max_batch: int) -> tuple[list[Call | bytes], bool]:
+    """The calls in `body` (or their error responses) and whether it was a batch."""
+    try:
+        doc = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return [error_response(None, PARSE_ERROR, "Parse error", {"code": "parse_error"})], False
+    if isinstance(doc, list):
+        if not doc:
+            return [_invalid("empty batch")], False
+        if len(doc) > max_batch:
+            return [_invalid(f"a batch holds at most {max_batch} requests")], False
+        return [_check(item) for item in doc], True
+    return [_check(doc)], False
+
+
+def _join(parts: list[bytes], batch: bool) -> bytes | None:
+    if not parts:
+        return None  # only notifications: nothing at all, not even []
+    if not batch:
+        return parts[0]
+    return b"[" + b",".join(parts) + b"]"
+
+
+class Dispatcher:
+    """Runs calls against a registry; one per RPC actor."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        services: Services,
+        *,
+        max_batch: int = 100,
+        max_blocking: int = 64,
+        on_call: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.services = services
+        self.max_batch = max_batch
+        self.on_call = on_call  # (method, 0 or error number): for metrics
+        self._blocking_left = max_blocking
+
+    def dispatch(self, body: bytes | str, session: Session) -> Reply:
+        """Response bytes, None (nothing to send), or a coroutine that gives one of those."""
+        items, batch = parse(body, self.max_batch)
+        parts: list[Any] = []
+        waits = False
+        for item in items:
+            if isinstance(item, bytes):
+                parts.append(item)
+                continue
+            out = self._start(item, session)
+            waits = waits or isinstance(out, Coroutine)
+            if out is not None or isinstance(out, Coroutine):
+                parts.append(out)
+        if not waits:
+            return _join(parts, batch)
+        return self._finish(parts, batch)
+
+    async def _finish(self, parts: list[Any], batch: bool) -> bytes | None:
+        slots: list[Any] = list(parts)
+        async with asyncio.TaskGroup() as tg:  # each coroutine catches its own errors
+            for i, p in enumerate(parts):
+                if isinstance(p, Coroutine):
+                    slots[i] = tg.create_task(p)
+        done = [s.result() if isinstance(s, asyncio.Task) else s for s in slots]
+        return _join([d for d in done if d is not None], batch)
+
+    def _start(self, call: Call, session: Session) -> Reply:
+        m = self.registry.get(call.method)
+        if m is None:
+            return self._fail(call, METHOD_NOT_FOUND, "Method not found", "method_not_found")
+        try:
+            params = m.bind(call.params)
+        except RemoteError as exc:
+            return self._fail(call, INVALID_PARAMS, exc.message, exc.code)
+        ctx = Context(self.services, session)
+        if m.is_async:
+            return self._run_async(m, ctx, params, call)
+        if m.blocking:
+            return self._run_blocking(m, ctx, params, call)
+        try:
+            result = m.fn(ctx) if m.params is None else m.fn(ctx, params)
+        except Exception as exc:
+            return self._error(call, m.name, exc)
+        return self._ok(call, m.name, result)
+
+    async def _run_async(self, m: Method, ctx: Context, params: Any, call: Call) -> bytes | None:
+        try:
+            async with asyncio.timeout(m.timeout or self.services.default_timeout):
+                coro = m.fn(ctx) if m.params is None else m.fn(ctx, params)
+                result = await coro
+        except TimeoutError:
+            err = RpcError(TIMEOUT, f"{m.name} timed out", code="timeout")
+            return self._error(call, m.name, err)
+        except Exception as exc:
+            return self._error(call, m.name, exc)
+        return self._ok(call, m.name, result)
+
+    async def _run_blocking(self, m: Method, ctx: Context, params: Any, call: Call) -> bytes | None:
+        if self._blocking_left <= 0:
+            err = RpcError(OVERLOADED, "too many slow requests in flight", code="overloaded")
+            return self._error(call, m.name, err)
+        self._blocking_left -= 1
+        try:
+            loop = asyncio.get_running_loop()
+            args = (ctx,) if m.params is None else (ctx, params)
+            fut = loop.run_in_executor(self.services.executor, m.fn, *args)
+            async with asyncio.timeout(m.timeout or self.services.default_timeout):
+                result = await fut
+        except TimeoutError:
+            err = RpcError(TIMEOUT, f"{m.name} timed out", code="timeout")
+            return self._error(call, m.name, err)
+        except Exception as exc:
+            return self._error(call, m.name, exc)
+        finally:
+            self._blocking_left += 1
+        return self._ok(call, m.name, result)
+
+    def _ok(self, call: Call, name: str, result: Any) -> bytes | None:
+        if self.on_call is not None:
+            self.on_call(name, 0)
+        if call.notify:
+            return None
+        try:
+            return _enc.encode({"jsonrpc": "2.0", "id": call.id, "result": result})
+        except (TypeError, ValueError, OverflowError) as exc:
+            err = LocalError(f"unencodable result: {exc}", code="bad_result")
+            return self._error(call, name, err)
+
+    def _fail(self, call: Call, number: int, message: str, code: str) -> bytes | None:
+        if self.on_call is not None:
+            self.on_call(call.method if call.method in self.registry else "", number)
+        if call.notify:
+            return None
+        return error_response(call.id, number, message, {"code": code})
+
+    def _error(self, call: Call, name: str, exc: Exception) -> bytes | None:
+        if not isinstance(exc, AgoraError):
+            _log.error("rpc_handler_bug", method=name, error=repr(exc),
+                       trace="".join(traceback.format_exception(exc)))  # fmt: skip
+            exc = LocalError(f"{name} failed", code="internal")
+        elif isinstance(exc, LocalError):
+            _log.warning("rpc_local_error", method=name, code=exc.code, error=exc.message)
+        obj = self.registry.errors.error_object(exc)
+        if self.on_call is not None:
+            self.on_call(name, obj["code"])
+        if call.notify:
+            return None
+        if obj["code"] == INTERNAL_ERROR and not isinstance(exc, RemoteError):
+            obj["message"] = "Internal error"
+        return _enc.encode({"jsonrpc": "2.0", "id": call.id, "error": obj})

@@ -1,0 +1,129 @@
+"""The RPC actor: the generic server with the HTTP/WebSocket handler, and its inbox.
+
+    rpc = RpcServer(RpcConfig(listen=("127.0.0.1", 0)), registry, reader=reader)
+    rpc.add_topic(Topic(...))
+    await rpc.run(froms=[(inbound_rx, "events")])   # until rpc.stop()
+
+Its inbound channel carries `RpcInbound` (`Publish` for subscriptions,
+`Answer` for handlers waiting on another actor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from agora.errors import AgoraError, LocalError, RemoteError
+from agora.logs import Log
+from agora.rpc.app import App, RpcConfig
+from agora.rpc.files import StaticFiles
+from agora.rpc.http import handler_factory
+from agora.rpc.jsonrpc import Dispatcher
+from agora.rpc.messages import Answer, Asks, Publish
+from agora.rpc.methods import Registry, Services
+from agora.rpc.metrics import Metrics
+from agora.rpc.subscriptions import Hub, Topic
+from agora.rpc.topics import add_topic
+from agora.server import Addr, Server
+from agora.spsc import Receiver, Sender
+
+_log = Log("agora.rpc")
+
+
+def _ok() -> dict[str, Any]:
+    return {"ok": True}
+
+
+class RpcServer:
+    def __init__(
+        self,
+        config: RpcConfig | None = None,
+        registry: Registry | None = None,
+        *,
+        reader: Any = None,
+        outbox: Sender[Any] | None = None,
+        metrics: Metrics | None = None,
+        health: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        cfg = self.config = config or RpcConfig()
+        self.registry = registry if registry is not None else Registry()
+        self.metrics = metrics or Metrics()
+        self.executor = ThreadPoolExecutor(cfg.threads, thread_name_prefix="rpc")
+        # A backfill page and a live buffer fit in a WebSocket's queue, so
+        # catching up alone never makes a subscriber look lagged.
+        self.hub = Hub(
+            self.executor,
+            page=min(cfg.backfill_page, max(1, cfg.ws_queue // 2)),
+            buffer=min(cfg.live_buffer, max(1, cfg.ws_queue // 4)),
+            per_session=cfg.subscriptions_per_connection,
+            errors=self.registry.errors,
+        )
+        self.services = Services(
+            reader=reader,
+            outbox=outbox,
+            asks=Asks(),
+            executor=self.executor,
+            hub=self.hub,
+            default_timeout=cfg.handler_timeout,
+        )
+        self.dispatcher = Dispatcher(
+            self.registry,
+            self.services,
+            max_batch=cfg.max_batch,
+            max_blocking=cfg.max_blocking,
+            on_call=self.metrics.on_call,
+        )
+        self.metrics.rpc_subscriptions.set_function(lambda: len(self.hub))
+        self.app = App(
+            cfg, self.dispatcher, self.hub, StaticFiles(cfg.static_dir), self.metrics, health or _ok
+        )
+        self.server = Server("rpc", handler_factory(self.app), listen=cfg.listen,
+                             max_links=cfg.max_connections)  # fmt: skip
+        self.app.server = self.server
+        self.hub.spawn = self.server.spawn
+
+    def add_topic(self, topic: Topic) -> None:
+        add_topic(self.registry, self.hub, topic)
+
+    def handle_internal(self, msg: Any, server: Server) -> None:
+        if isinstance(msg, Publish):
+            self.hub.publish(msg)
+        elif isinstance(msg, Answer):
+            self.services.asks.answer(msg)
+        else:
+            raise LocalError(f"rpc inbox got a {type(msg).__name__}", code="bad_message")
+
+    def handle_errored(self, error: AgoraError, addr: Addr, server: Server) -> None:
+        if isinstance(error, RemoteError):
+            _log.debug("rpc_client_error", addr=addr, code=error.code, error=error.message)
+        else:
+            _log.warning("rpc_error", addr=addr, code=error.code, error=error.message)
+
+    async def run(
+        self,
+        froms: Sequence[tuple[Receiver[Any], str]] = (),
+        allow_connection: Callable[[Addr, bool], bool] | None = None,
+    ) -> None:
+        """Serve until `stop()`."""
+        try:
+            await self.server.start(
+                froms,
+                self.handle_internal,
+                allow_connection or (lambda addr, inbound: True),
+                self.handle_errored,
+            )
+        finally:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_started(self) -> Addr:
+        addr = await self.server.wait_started()
+        assert addr is not None
+        return addr
+
+    @property
+    def addr(self) -> Addr | None:
+        return self.server.listen_addr
+
+    def stop(self) -> None:
+        self.server.stop()
