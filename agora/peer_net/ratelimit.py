@@ -1,12 +1,13 @@
 """Per-peer rate limits by packet code, never by counts over wall-clock windows.
 
 Announcements (gossip) draw from a token bucket per (peer, code): `rate`
-tokens a second up to `burst`, one per packet, so a steady sender at the rate
-is never limited however its packets bunch up, and a flood is cut to the rate.
+tokens a second up to `burst`, one per packet, so a sender within its rate
+and burst is never limited, and a flood is cut down to the rate.
 Requests are limited by how many of one code a peer may have in flight with
 us at once: a slot is taken when the request arrives and given back when we
-answer it. Fixed windows (N per minute) punish honest bursts at a window's
-edge and let floods through at the next one; Chia's sync crawled behind them.
+answer it (or after a lease, should the handler drop the request). Fixed
+windows (N per minute) punish honest bursts at a window's edge and let floods
+through at the next one; Chia's sync crawled behind them.
 
 Every refused packet costs the peer `penalty` on its behaviour score, so a
 peer that keeps flooding ends up banned while a peer within its limits is
@@ -15,6 +16,7 @@ never touched. Times are monotonic or wall seconds: only differences count.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,9 +40,10 @@ class Bucket:
 @dataclass(frozen=True, slots=True)
 class InFlight:
     max: int
+    lease_s: float = 60.0  # a slot the handler never gave back is freed after this
 
     def __post_init__(self) -> None:
-        if self.max < 1:
+        if self.max < 1 or not self.lease_s > 0:
             raise LocalError(f"bad in-flight limit {self}", code="bad_config")
 
 
@@ -72,7 +75,7 @@ class RateLimiter:
         self.behaviour = behaviour
         self.penalty = penalty
         self._buckets: dict[bytes, dict[int, _Tokens]] = {}
-        self._in_flight: dict[bytes, dict[int, int]] = {}
+        self._in_flight: dict[bytes, dict[int, deque[float]]] = {}  # when each slot was taken
         self.limited: dict[int, int] = {}  # refused packets by code, for metrics
 
     def allow(self, peer_id: bytes, code: int, now: float) -> bool:
@@ -93,11 +96,12 @@ class RateLimiter:
 
     def _take(self, peer_id: bytes, code: int, limit: Limit, now: float) -> bool:
         if isinstance(limit, InFlight):
-            counts = self._in_flight.setdefault(peer_id, {})
-            n = counts.get(code, 0)
-            if n >= limit.max:
+            taken = self._in_flight.setdefault(peer_id, {}).setdefault(code, deque())
+            while taken and now - taken[0] >= limit.lease_s:
+                taken.popleft()
+            if len(taken) >= limit.max:
                 return False
-            counts[code] = n + 1
+            taken.append(now)
             return True
         buckets = self._buckets.setdefault(peer_id, {})
         b = buckets.get(code)
@@ -113,17 +117,12 @@ class RateLimiter:
 
     def release(self, peer_id: bytes, code: int) -> None:
         """Give back an in-flight slot; a no-op once the peer is forgotten."""
-        counts = self._in_flight.get(peer_id)
-        if counts is None:
-            return
-        n = counts.get(code, 0)
-        if n <= 1:
-            counts.pop(code, None)
-        else:
-            counts[code] = n - 1
+        taken = self._in_flight.get(peer_id, {}).get(code)
+        if taken:
+            taken.popleft()  # the oldest: answers mostly come in order
 
     def in_flight(self, peer_id: bytes, code: int) -> int:
-        return self._in_flight.get(peer_id, {}).get(code, 0)
+        return len(self._in_flight.get(peer_id, {}).get(code, ()))
 
     def tokens(self, peer_id: bytes, code: int, now: float) -> float:
         """Tokens a packet of `code` from this peer would find now (for tests and metrics)."""

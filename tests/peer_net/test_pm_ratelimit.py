@@ -40,7 +40,7 @@ def test_clock_going_backwards_adds_no_tokens() -> None:
 def test_in_flight_limit_per_peer_and_code() -> None:
     rl = _limiter()
     assert rl.allow(GOOD, REQ, T0) and rl.allow(GOOD, REQ, T0)
-    assert not rl.allow(GOOD, REQ, T0 + 1000)  # time alone does not free a slot
+    assert not rl.allow(GOOD, REQ, T0 + 59)  # time alone does not free a slot...
     assert rl.in_flight(GOOD, REQ) == 2
     rl.release(GOOD, REQ)
     assert rl.in_flight(GOOD, REQ) == 1
@@ -51,6 +51,14 @@ def test_in_flight_limit_per_peer_and_code() -> None:
     rl.release(GOOD, REQ)  # a late answer to a forgotten peer
     assert rl.in_flight(GOOD, REQ) == 0
     assert rl.allow(GOOD, 99, T0)  # codes without a limit (responses) pass
+
+
+def test_in_flight_slot_lease_ends_if_never_released() -> None:
+    rl = RateLimiter({REQ: InFlight(1, lease_s=30.0)})
+    assert rl.allow(GOOD, REQ, T0)
+    assert not rl.allow(GOOD, REQ, T0 + 29)
+    assert rl.allow(GOOD, REQ, T0 + 30)  # ...until the lease runs out: the handler dropped it
+    assert rl.in_flight(GOOD, REQ) == 1
 
 
 def test_flooder_is_limited_then_banned_while_a_steady_peer_is_never_limited() -> None:
@@ -86,6 +94,8 @@ def test_bad_limits_are_local_errors() -> None:
         Bucket(0, 10)
     with pytest.raises(LocalError):
         InFlight(0)
+    with pytest.raises(LocalError):
+        InFlight(1, lease_s=0)
     with pytest.raises(LocalError):
         _limiter().tokens(GOOD, REQ, T0)
 
