@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -170,7 +171,7 @@ def dev_signing_key(label: str, seed: bytes = b"agora-devnet") -> nacl.signing.S
 def make_dev_genesis(
     chain_id: str,
     validator_keys: list[bytes],
-    funded_keys: list[bytes] = (),  # type: ignore[assignment]
+    funded_keys: Sequence[bytes] = (),
     *,
     amount: int = 1_000_000,
     faucet_amount: int = 10**12,
