@@ -53,7 +53,8 @@ class Codec(Generic[T]):
             value = self._decoder.decode(data)
         except msgspec.ValidationError as e:
             raise RemoteError(f"{self.name}: {e}", code="invalid_value", penalty=20) from None
-        except msgspec.DecodeError as e:
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
+            # msgspec raises UnicodeDecodeError for a str that is not UTF-8.
             raise RemoteError(f"{self.name}: {e}", code="undecodable", penalty=20) from None
         if _encoder.encode(value) != bytes(data):
             raise RemoteError(
