@@ -1,0 +1,161 @@
+"""The write-ahead log: append-only records of what this validator signed.
+
+A record is `length (u32 BE) | crc32(payload) (u32 BE) | payload`, the payload
+a msgpack `WalEntry`. `append` returns only once the record is fsynced, so a
+vote that leaves the node is always in the log first.
+
+A crash can leave a torn last record: it is cut off at open (the file is
+truncated to the last good record). A bad record with good records after it
+is real corruption and a LocalError: the log cannot be trusted, and guessing
+could make the validator sign twice.
+
+The log keeps only the current height and the one before: when a record for
+a new height comes, the older ones are dropped by rewriting the file to a
+temporary one and renaming it over the old (atomic on POSIX).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+from agora.codec import Codec, encode
+from agora.consensus_client.wal_entry import WalEntry, WalState
+from agora.errors import LocalError, RemoteError
+from agora.logs import Log
+
+HEADER = struct.Struct(">II")
+MAX_RECORD = 256 * 1024 * 1024
+_codec = Codec(WalEntry, MAX_RECORD, "WAL entry")
+log = Log("agora.consensus.wal")
+
+
+class Wal:
+    """The log's logic; subclasses say where the records go."""
+
+    def __init__(self, entries: list[WalEntry] | None = None) -> None:
+        self.entries: list[WalEntry] = list(entries or [])
+        self.state = WalState(self.entries)
+
+    def append(self, entry: WalEntry) -> None:
+        top = self.entries[-1].height if self.entries else 0
+        if entry.height > top and any(e.height < entry.height - 1 for e in self.entries):
+            self.entries = [e for e in self.entries if e.height >= entry.height - 1]
+            self._rewrite(self.entries)
+        self.state.apply(entry)  # raises on a conflict, before anything is written
+        self._write(entry)
+        self.entries.append(entry)
+        for h in [h for h in self.state.heights if h < entry.height - 1]:
+            del self.state.heights[h]
+
+    def _write(self, entry: WalEntry) -> None:
+        raise NotImplementedError
+
+    def _rewrite(self, entries: list[WalEntry]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryWal(Wal):
+    """Same rules, kept in memory (the simulator's crashes keep it, like a disk)."""
+
+    def _write(self, entry: WalEntry) -> None:
+        pass
+
+    def _rewrite(self, entries: list[WalEntry]) -> None:
+        pass
+
+
+def frame(entry: WalEntry) -> bytes:
+    payload = encode(entry)
+    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def parse(data: bytes, name: str = "WAL") -> tuple[list[WalEntry], int]:
+    """The entries in `data` and the length of its good part (a torn tail excluded)."""
+    entries: list[WalEntry] = []
+    pos = 0
+    while pos < len(data):
+        bad = _bad_record(data, pos)
+        if bad is None:
+            (length, _) = HEADER.unpack_from(data, pos)
+            end = pos + HEADER.size + length
+            try:
+                entries.append(_codec.decode(data[pos + HEADER.size : end]))
+            except RemoteError as e:
+                raise LocalError(
+                    f"{name}: record at byte {pos} has a good checksum but does not decode: {e}",
+                    code="wal_corrupt",
+                ) from None
+            pos = end
+            continue
+        torn = bad == "past_end" or not data[pos:].strip(b"\x00") or bad == "last_crc"
+        if not torn:
+            raise LocalError(
+                f"{name}: record at byte {pos} of {len(data)} is corrupt ({bad}) and is not "
+                "the last; refusing to guess what this validator signed",
+                code="wal_corrupt",
+            )
+        break
+    return entries, pos
+
+
+def _bad_record(data: bytes, pos: int) -> str | None:
+    if len(data) - pos < HEADER.size:
+        return "past_end"
+    length, crc = HEADER.unpack_from(data, pos)
+    end = pos + HEADER.size + length
+    if end > len(data):
+        return "past_end"
+    if length == 0 or length > MAX_RECORD:
+        return "bad_length"
+    if zlib.crc32(data[pos + HEADER.size : end]) != crc:
+        return "last_crc" if end == len(data) else "bad_crc"
+    return None
+
+
+class FileWal(Wal):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.path.read_bytes() if self.path.exists() else b""
+        entries, good = parse(data, str(self.path))
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        if good < len(data):
+            log.warning(
+                "wal_torn_tail_cut", path=str(self.path), kept=good, dropped=len(data) - good
+            )
+            os.ftruncate(self._fd, good)
+            os.fsync(self._fd)
+        super().__init__(entries)
+
+    def _write(self, entry: WalEntry) -> None:
+        record = frame(entry)
+        written = os.write(self._fd, record)
+        if written != len(record):
+            raise LocalError(f"{self.path}: short write to the WAL", code="wal_write")
+        os.fsync(self._fd)
+
+    def _rewrite(self, entries: list[WalEntry]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(b"".join(frame(e) for e in entries))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
