@@ -152,8 +152,11 @@ def genesis_writes(genesis: Genesis, registry: Registry, store_read: Reader, con
     block = Overlay(store_read)
     view = StateView(block.get, conn, genesis, 0, genesis.genesis_time)
     for m in registry.modules:
+        init = getattr(m, "genesis", None)  # optional
+        if init is None:
+            continue
         ctx = ApplyContext(m.name, Overlay(block.get), view, conn)
-        m.genesis(genesis, ctx)
+        init(genesis, ctx)
         if ctx.savepoint:
             conn.execute("RELEASE tx")
         ctx.overlay.merge_into(block)
