@@ -97,7 +97,8 @@ class Peers:
         if p is None:
             return None
         _log.info("peer_removed", peer=peer_id, addr=p.addr, inbound=p.inbound, reason=reason)
-        return ConnectedPeer(peer_id, p.addr, p.inbound, p.since, 0.0)
+        score = self._scores.get(peer_id, (0.0, 0.0))[0]  # as of its last change: no `now` here
+        return ConnectedPeer(peer_id, p.addr, p.inbound, p.since, score)
 
     def is_connected(self, peer_id: bytes) -> bool:
         return peer_id in self._peers
