@@ -22,6 +22,7 @@ class RpcConfig:
 
     listen: tuple[str, int] = ("127.0.0.1", 26657)
     max_connections: int = 1024
+    write_buffer: int = 1 << 20  # per connection; over it the client is not read
     max_body: int = 1 << 20  # a larger request body gets 413 before it is read
     max_header: int = 16 << 10  # request line and headers together; more gets 431
     max_batch: int = 100

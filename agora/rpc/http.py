@@ -110,6 +110,9 @@ class HttpHandler(BaseHandler):
             self.ws.resume_writing()
         elif not self._busy:
             self.link.resume_reading()
+            err = self._pump()  # pipelined requests that waited for the client to read
+            if err is not None:
+                raise err
 
     # --- timers ---
 
@@ -141,7 +144,7 @@ class HttpHandler(BaseHandler):
 
     def _pump(self) -> RemoteError | None:
         """Handle what h11 has buffered; the error is for `data_received` to raise."""
-        while not self._busy and self.ws is None and not self.link.closing:
+        while not (self._busy or self._write_paused or self.ws or self.link.closing):
             try:
                 ev = self.conn.next_event()
             except h11.RemoteProtocolError as exc:

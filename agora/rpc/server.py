@@ -78,8 +78,13 @@ class RpcServer:
         self.app = App(
             cfg, self.dispatcher, self.hub, StaticFiles(cfg.static_dir), self.metrics, health or _ok
         )
-        self.server = Server("rpc", handler_factory(self.app), listen=cfg.listen,
-                             max_links=cfg.max_connections)  # fmt: skip
+        self.server = Server(
+            "rpc",
+            handler_factory(self.app),
+            listen=cfg.listen,
+            max_links=cfg.max_connections,
+            write_high=cfg.write_buffer,
+        )
         self.app.server = self.server
         self.hub.spawn = self.server.spawn
 

@@ -211,6 +211,7 @@ class Hub:
         self._by_stream: dict[str, dict[str, Subscription]] = {}
         self._by_session: dict[Subscriber, dict[str, Subscription]] = {}
         self._seq: dict[str, int] = {}
+        self._last: dict[str, int] = {}  # the newest cursor published, per stream
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_session.values())
@@ -222,7 +223,9 @@ class Hub:
             msg = f"at most {n} subscriptions per connection"
             raise RpcError(SUBSCRIPTION, msg, code="too_many_subscriptions")
         raw = getattr(params, "cursor", None)
-        last = None if raw is None else topic.decode_cursor(raw)
+        # No cursor means "from now": the last item this actor has seen go by
+        # (items after it are in the buffer or the store), else the store's head.
+        last = self._last.get(topic.stream) if raw is None else topic.decode_cursor(raw)
         sid = secrets.token_hex(8)
         sub = Subscription(sid, topic, params, to, last, self.buffer)
         mine[sid] = sub
@@ -265,6 +268,7 @@ class Hub:
     def publish(self, ev: Publish) -> None:
         expected = self._seq.get(ev.stream, 0) + 1
         self._seq[ev.stream] = ev.seq
+        self._last[ev.stream] = ev.cursor
         subs = self._by_stream.get(ev.stream)
         if not subs:
             return

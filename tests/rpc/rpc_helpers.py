@@ -26,11 +26,14 @@ from agora.runtime import run as _run
 
 T = TypeVar("T")
 Addr = tuple[str, int]
+# The generic server asserts `isinstance(transport, asyncio.Transport)`, which
+# uvloop's transports fail; run on asyncio's loop until that check accepts them.
+_UVLOOP = False
 
 
 def run(coro: Coroutine[Any, Any, T], limit: float = 30.0) -> T:
     """Run a test coroutine on a fresh loop, never for more than `limit` seconds."""
-    return _run(asyncio.wait_for(coro, limit), use_uvloop=False)
+    return _run(asyncio.wait_for(coro, limit), use_uvloop=_UVLOOP)
 
 
 @contextlib.asynccontextmanager
@@ -41,6 +44,13 @@ async def serving(rpc: RpcServer, froms: Any = ()) -> AsyncIterator[Addr]:
     finally:
         rpc.stop()
         await asyncio.wait_for(task, 10)
+
+
+class FakeSession:
+    """A caller for the sans-IO dispatcher."""
+
+    transport = "http"
+    peer = ("127.0.0.1", 1)
 
 
 class Response(msgspec.Struct):
@@ -117,6 +127,18 @@ class HttpClient:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+
+async def read_responses(reader: asyncio.StreamReader, n: int) -> list[Response]:
+    """Parse `n` responses to requests that were written raw."""
+    c = HttpClient(reader, None)  # type: ignore[arg-type]
+    out = []
+    for _ in range(n):
+        # h11 wants to have sent a request before it reads a response.
+        c.conn.send(h11.Request(method="GET", target="/", headers=[("host", "t")]))
+        c.conn.send(h11.EndOfMessage())
+        out.append(await c.response())
+    return out
 
 
 async def rpc_call(addr: Addr, method: str, params: Any = None, id: Any = 1) -> Any:
