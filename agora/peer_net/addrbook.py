@@ -1,9 +1,10 @@
 """The address book: where peers may be dialed, learned and kept on disk.
 
 Addresses come from the bootstrap list, from peer exchange and from the
-listen address inbound peers advertise in their handshake. Only addresses
-we connected to ourselves are passed on in peer exchange, so a peer cannot
-use us to spread addresses nobody can reach. Times are wall-clock seconds.
+listen address inbound peers advertise in their handshake. Peer exchange
+passes on only addresses we connected to ourselves and those of peers
+connected now, so a peer cannot use us to spread addresses nobody can reach.
+Times are wall-clock seconds.
 
 Failed dials back off exponentially: after `f` failures an address waits
 `min(backoff_base_s * 2**f, backoff_max_s)` after its last attempt. Learned
@@ -214,13 +215,30 @@ class AddrBook:
 
     # --- sharing ---
 
-    def for_pex(self, n: int, exclude: Collection[str] = ()) -> list[str]:
-        """Our own address and the ones we connected to, most recent first."""
-        proven = sorted(
-            (e for e in self._entries.values() if e.last_success > 0 and e.addr not in exclude),
-            key=lambda e: (-e.last_success, e.addr),
+    def for_pex(
+        self, n: int, exclude: Collection[str] = (), connected: Collection[bytes] = ()
+    ) -> list[str]:
+        """Our own address, then peers connected now, then ones we once connected to.
+
+        A connected inbound peer's advertised address is shared while it is
+        connected: it proved its node id, and that is how a node that only
+        ever dialed the bootstrap node gets known to the others.
+        """
+
+        def rank(e: AddrEntry) -> tuple[int, float, str]:
+            live = e.node_id is not None and e.node_id in connected
+            return (0 if live else 1, -max(e.last_success, e.last_seen if live else 0), e.addr)
+
+        shared = sorted(
+            (
+                e
+                for e in self._entries.values()
+                if e.addr not in exclude
+                and (e.last_success > 0 or (e.node_id is not None and e.node_id in connected))
+            ),
+            key=rank,
         )
-        return [*self.own, *(e.addr for e in proven)][: max(0, n)]
+        return [*self.own, *(e.addr for e in shared)][: max(0, n)]
 
     # --- reading ---
 
