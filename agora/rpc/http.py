@@ -70,6 +70,8 @@ class HttpHandler(BaseHandler):
         self._arm("idle", self.cfg.idle_timeout)
 
     def data_received(self, data: bytes) -> None:
+        if not data:
+            return  # h11 would take b"" for the end of the stream
         if self.ws is not None:
             self.ws.data_received(data)
             return
