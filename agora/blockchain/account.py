@@ -20,7 +20,6 @@ from agora.codec import Canonical, encode
 
 ACCOUNT_PREFIX: Final = b"core/a/"
 MILLI: Final = 1000
-_decoder = msgspec.msgpack.Decoder()
 
 
 class Account(Canonical, frozen=True):
@@ -31,6 +30,7 @@ class Account(Canonical, frozen=True):
 
 
 NEW_ACCOUNT: Final = Account()
+_decoder = msgspec.msgpack.Decoder(Account)
 
 
 def account_key(pub_key: bytes) -> bytes:
@@ -40,8 +40,7 @@ def account_key(pub_key: bytes) -> bytes:
 def load_account(raw: bytes | None) -> Account:
     if raw is None:
         return NEW_ACCOUNT
-    b, n, q, t = _decoder.decode(raw)  # our own bytes: four ints
-    return Account(b, n, q, t)
+    return _decoder.decode(raw)
 
 
 def dump_account(acct: Account) -> bytes:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from agora.blockchain.account import Account, account_key, charge, load_account
 from agora.blockchain.block import EMPTY_HASH, Block, Header, encode_block
-from agora.blockchain.tx import Tx, TxError
+from agora.blockchain.mempool import Entry
+from agora.blockchain.tx import TxError
 from agora.blockchain.votes import Commit, DuplicateVoteEvidence
 from agora.errors import LocalError
 
@@ -24,7 +25,7 @@ def select_txs(
     proposer: bytes,
     last_commit: Commit | None,
     evidence: list[DuplicateVoteEvidence],
-) -> list[tuple[bytes, Tx]]:
+) -> list[Entry]:
     params = chain.genesis.params
     height = chain.height + 1
     if time_ms <= chain.time_ms or (height == 1 and time_ms < chain.genesis.genesis_time):
@@ -37,7 +38,7 @@ def select_txs(
     budget = params.max_block_bytes - len(encode_block(Block(empty, [], last_commit, evidence))) - 5
     read = chain.store.state.get
     accounts: dict[bytes, Account] = {}
-    out: list[tuple[bytes, Tx]] = []
+    out: list[Entry] = []
     for e in chain.mempool.ordered():
         if len(out) >= params.max_block_txs:
             break
@@ -53,5 +54,5 @@ def select_txs(
             continue
         accounts[sender] = acct
         budget -= e.size
-        out.append((e.hash, e.tx))
+        out.append(e)
     return out

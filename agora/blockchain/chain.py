@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agora.blockchain.account import Account
 from agora.blockchain.block import (
     Block,
     Header,
@@ -159,21 +160,30 @@ class Chain:
         from agora.blockchain.builder import select_txs
 
         evidence = evidence or []
-        txs = select_txs(self, time_ms, proposer, last_commit, evidence)
+        entries = select_txs(self, time_ms, proposer, last_commit, evidence)
+        hashes = [e.hash for e in entries]
         header = Header(
             self.genesis.chain_id,
             self.height + 1,
             time_ms,
             self.last_block_id,
-            tx_root([h for h, _ in txs]),
+            tx_root(hashes),
             self.state_root,
             proposer,
             self.valset.hash,
             last_commit_hash(last_commit),
             evidence_hash(evidence),
         )
-        block = Block(header, [t for _, t in txs], last_commit, evidence)
-        p = prepare(block, self.registry, self.verifier, allow_erased=False)
+        block = Block(header, [e.tx for e in entries], last_commit, evidence)
+        # The mempool already checked and verified these: no need to do it again.
+        p = Prepared(
+            block,
+            header.id(),
+            hashes,
+            [e.env_bytes for e in entries],
+            [e.reg for e in entries],
+            [e.body for e in entries],
+        )
         self._prepared = (p, False)
         return block
 
@@ -182,7 +192,9 @@ class Chain:
         Writes nothing."""
         self._validate(block, now_ms=now_ms, allow_erased=False)
 
-    def _validate(self, block: Block, *, now_ms: int | None, allow_erased: bool) -> Prepared:
+    def _validate(
+        self, block: Block, *, now_ms: int | None, allow_erased: bool
+    ) -> tuple[Prepared, tuple[dict[bytes, Account], int]]:
         check_header(self, block, now_ms)
         cached = self._prepared
         if (
@@ -197,8 +209,7 @@ class Chain:
                 raise RemoteError("block over max_block_bytes", code="block_too_large", penalty=100)
             p = prepare(block, self.registry, self.verifier, allow_erased=allow_erased)
             self._prepared = (p, allow_erased)
-        charge_block(p, self.registry, self.store.state.get)
-        return p
+        return p, charge_block(p, self.registry, self.store.state.get)
 
     def commit_block(self, block: Block, commit: Commit) -> CommitResult:
         """Execute and store `block` with the `commit` that made it final, atomically.
@@ -206,11 +217,11 @@ class Chain:
         if commit.height != block.height or commit.block_id != block.id():
             raise RemoteError("the commit is for another block", code="bad_commit", penalty=100)
         commit.verify(self.genesis.chain_id, self.valset)
-        p = self._validate(block, now_ms=None, allow_erased=True)
+        p, charged = self._validate(block, now_ms=None, allow_erased=True)
         store = self.store
         store.begin()
         try:
-            out = execute(p, self.registry, self.genesis, store.state.get, store.conn)
+            out = execute(p, self.registry, self.genesis, store.state.get, store.conn, charged)
             root = next_root(self.state_root, out.writes, out.failures)
             store.write_block(
                 p.block, p.block_id, p.hashes, p.envelopes, commit, root, out.writes, out.results

@@ -112,11 +112,17 @@ def charge_block(p: Prepared, registry: Registry, read: Reader) -> tuple[dict[by
 
 
 def execute(
-    p: Prepared, registry: Registry, genesis: Genesis, store_read: Reader, conn: Any
+    p: Prepared,
+    registry: Registry,
+    genesis: Genesis,
+    store_read: Reader,
+    conn: Any,
+    charged: tuple[dict[bytes, Account], int] | None = None,
 ) -> Executed:
+    """Both phases; `charged` is phase 1's result if validation just computed it."""
     h = p.block.header
     block = Overlay(store_read)
-    accounts, fees = charge_block(p, registry, store_read)
+    accounts, fees = charged or charge_block(p, registry, store_read)
     for pk, acct in accounts.items():
         block.put(akey(pk), dump_account(acct))
     if fees:
@@ -125,8 +131,9 @@ def execute(
     view = StateView(block.get, conn, genesis, h.height, h.time)
     for i, tx in enumerate(p.block.txs):
         reg, body = p.kinds[i], p.bodies[i]
-        ctx = ApplyContext(reg.module.name, Overlay(block.get), view, conn, p.hashes[i])
-        ctx.sender = tx.envelope.sender
+        ctx = ApplyContext(
+            reg.module.name, Overlay(block.get), view, conn, p.hashes[i], tx.envelope.sender
+        )
         try:
             reg.module.check(tx, body, view)
             reg.module.apply(tx, body, ctx)

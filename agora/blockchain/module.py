@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
 
-from agora.blockchain.account import Account, load_account
+from agora.blockchain.account import ACCOUNT_PREFIX, Account, load_account
 from agora.blockchain.genesis import Genesis
 from agora.blockchain.state import Overlay
 from agora.blockchain.tx import Tx, TxError
@@ -63,24 +63,46 @@ class StateView:
         return self._read(module.encode() + b"/" + key)
 
     def account(self, pub_key: bytes) -> Account:
-        return load_account(self.get("core", b"a/" + pub_key))
+        return load_account(self._read(ACCOUNT_PREFIX + pub_key))
 
 
-@dataclass
 class ApplyContext:
     """What `Module.apply` (and `Module.genesis`) may touch. Writes through `put`/`delete`
     go to the module's own keys and into the root; `db` is the block's transaction, for
     index tables; a failed tx loses both its KV writes and its index rows."""
 
-    module: str
-    overlay: Overlay
-    view: StateView
-    conn: sqlite3.Connection
-    tx_hash: bytes = b""
-    sender: bytes = b""
-    events: list[Event] = field(default_factory=list)
-    erasures: list[bytes] = field(default_factory=list)
-    savepoint: bool = False
+    __slots__ = (
+        "_prefix",
+        "conn",
+        "erasures",
+        "events",
+        "module",
+        "overlay",
+        "savepoint",
+        "sender",
+        "tx_hash",
+        "view",
+    )
+
+    def __init__(
+        self,
+        module: str,
+        overlay: Overlay,
+        view: StateView,
+        conn: sqlite3.Connection,
+        tx_hash: bytes = b"",
+        sender: bytes = b"",
+    ) -> None:
+        self.module = module
+        self._prefix = module.encode() + b"/"
+        self.overlay = overlay
+        self.view = view
+        self.conn = conn
+        self.tx_hash = tx_hash
+        self.sender = sender
+        self.events: list[Event] = []
+        self.erasures: list[bytes] = []
+        self.savepoint = False
 
     @property
     def height(self) -> int:
@@ -98,17 +120,14 @@ class ApplyContext:
             self.savepoint = True
         return self.conn
 
-    def _key(self, key: bytes) -> bytes:
-        return self.module.encode() + b"/" + key
-
     def get(self, key: bytes) -> bytes | None:
-        return self.overlay.get(self._key(key))
+        return self.overlay.get(self._prefix + key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        self.overlay.put(self._key(key), value)
+        self.overlay.put(self._prefix + key, value)
 
     def delete(self, key: bytes) -> None:
-        self.overlay.delete(self._key(key))
+        self.overlay.delete(self._prefix + key)
 
     def read(self, module: str, key: bytes) -> bytes | None:
         """Another module's key, as this block has it so far."""

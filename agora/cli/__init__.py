@@ -15,7 +15,10 @@ def main() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `main`.
-    from agora.cli import bench  # noqa: F401
+    from agora.cli import (
+        bench,  # noqa: F401
+        bench_ingest,  # noqa: F401
+    )
 
 
 _register()
