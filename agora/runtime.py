@@ -1,0 +1,110 @@
+"""Event loops for actors: uvloop when it is installed, else asyncio's own.
+
+`run` drives an actor on the calling thread; `ActorThread` gives an actor its
+own thread and loop, so placing actors on threads is a deployment choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+from collections.abc import Callable, Coroutine
+from types import ModuleType
+from typing import Any, Generic, TypeVar
+
+from agora.errors import LocalError
+
+T = TypeVar("T")
+
+_uvloop: ModuleType | None
+try:
+    _uvloop = importlib.import_module("uvloop")
+except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+    _uvloop = None
+
+
+def uvloop_available() -> bool:
+    return _uvloop is not None
+
+
+def new_event_loop(*, use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
+    """A fresh loop: uvloop unless it is missing or `use_uvloop` is False."""
+    if use_uvloop is None:
+        use_uvloop = _uvloop is not None
+    if use_uvloop:
+        if _uvloop is None:
+            raise LocalError("uvloop is not installed", code="uvloop_missing")
+        loop: asyncio.AbstractEventLoop = _uvloop.new_event_loop()
+        return loop
+    return asyncio.SelectorEventLoop()
+
+
+def run(
+    main: Coroutine[Any, Any, T], *, use_uvloop: bool | None = None, debug: bool | None = None
+) -> T:
+    """Run `main` to completion on a new loop (like `asyncio.run`)."""
+    with asyncio.Runner(
+        debug=debug, loop_factory=lambda: new_event_loop(use_uvloop=use_uvloop)
+    ) as r:
+        return r.run(main)
+
+
+class ActorThread(Generic[T]):
+    """Runs one actor's main coroutine on its own thread with its own loop."""
+
+    def __init__(
+        self,
+        main: Callable[[], Coroutine[Any, Any, T]],
+        name: str = "actor",
+        *,
+        use_uvloop: bool | None = None,
+    ) -> None:
+        self._main = main
+        self._use_uvloop = use_uvloop
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[T] | None = None
+        self._result: T | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def name(self) -> str:
+        return self._thread.name
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = run(self._wrapped(), use_uvloop=self._use_uvloop)
+        except BaseException as exc:  # handed to join(), which re-raises it
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _wrapped(self) -> T:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._ready.set()
+        return await self._main()
+
+    def cancel(self) -> None:
+        """Cancel the actor's main task from any thread (no-op once it has ended)."""
+        self._ready.wait()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed meanwhile: the actor has ended
+                pass
+
+    def join(self, timeout: float | None = None) -> T:
+        """Wait for the actor to end; return its result or re-raise its exception."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise LocalError(f"actor thread {self.name} still running", code="thread_timeout")
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
