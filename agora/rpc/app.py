@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from agora.rpc.jsonrpc import Dispatcher
     from agora.rpc.metrics import Metrics
     from agora.rpc.subscriptions import Hub
+    from agora.rpc.ws import WsSession
     from agora.server import Server
 
 
@@ -73,3 +74,4 @@ class App:
     metrics: Metrics
     health: Callable[[], dict[str, Any]] = field(default=_ok)  # "ok": False answers 503
     server: Server | None = None  # set once the generic server exists
+    sessions: set[WsSession] = field(default_factory=set)  # open WebSockets

@@ -10,6 +10,8 @@ Its inbound channel carries `RpcInbound` (`Publish` for subscriptions,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,10 +31,6 @@ from agora.server import Addr, Server
 from agora.spsc import Receiver, Sender
 
 _log = Log("agora.rpc")
-
-
-def _ok() -> dict[str, Any]:
-    return {"ok": True}
 
 
 class RpcServer:
@@ -75,9 +73,9 @@ class RpcServer:
             on_call=self.metrics.on_call,
         )
         self.metrics.rpc_subscriptions.set_function(lambda: len(self.hub))
-        self.app = App(
-            cfg, self.dispatcher, self.hub, StaticFiles(cfg.static_dir), self.metrics, health or _ok
-        )
+        self.app = App(cfg, self.dispatcher, self.hub, StaticFiles(cfg.static_dir), self.metrics)
+        if health is not None:
+            self.app.health = health
         self.server = Server(
             "rpc",
             handler_factory(self.app),
@@ -87,6 +85,7 @@ class RpcServer:
         )
         self.app.server = self.server
         self.hub.spawn = self.server.spawn
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def add_topic(self, topic: Topic) -> None:
         add_topic(self.registry, self.hub, topic)
@@ -111,6 +110,7 @@ class RpcServer:
         allow_connection: Callable[[Addr, bool], bool] | None = None,
     ) -> None:
         """Serve until `stop()`."""
+        self._loop = asyncio.get_running_loop()
         try:
             await self.server.start(
                 froms,
@@ -131,4 +131,17 @@ class RpcServer:
         return self.server.listen_addr
 
     def stop(self) -> None:
+        """Say goodbye (1001) on every WebSocket, then stop; safe from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.server.stop()
+        elif loop is asyncio._get_running_loop():
+            self._goodbye()
+        else:
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                loop.call_soon_threadsafe(self._goodbye)
+
+    def _goodbye(self) -> None:
+        for session in list(self.app.sessions):
+            session.close_going_away()
         self.server.stop()

@@ -70,6 +70,7 @@ class WsSession:
             if isinstance(ev, Request):
                 self.link.write(self._ws.send(AcceptConnection()))
         self._schedule_ping()
+        self.app.sessions.add(self)
         if leftover:
             self.data_received(leftover)
 
@@ -79,19 +80,21 @@ class WsSession:
         if self.closed:
             return
         self._heard = True
-        try:
-            self._ws.receive_data(data)
-            events = list(self._ws.events())
-        except Exception as exc:  # wsproto asserts on some malformed input
-            self._close(PROTOCOL_ERROR, "bad frame")
-            raise RemoteError(f"bad WebSocket data: {exc!r}"[:200], code="bad_websocket") from None
-        for ev in events:
-            if self.closed:
+        self._ws.receive_data(data)
+        events = self._ws.events()  # lazily: a close frame must not overtake earlier messages
+        while not self.closed:
+            try:
+                ev = next(events, None)
+            except Exception as exc:  # wsproto asserts on some malformed input
+                self._close(PROTOCOL_ERROR, "bad frame")
+                msg = f"bad WebSocket data: {exc!r}"[:200]
+                raise RemoteError(msg, code="bad_websocket") from None
+            if ev is None:
                 return
             if isinstance(ev, TextMessage | BytesMessage):
                 self._message_part(ev)
             elif isinstance(ev, Ping):
-                self._write(self._ws.send(ev.response()))
+                self._write(self._frame(ev.response()))
             elif isinstance(ev, Pong):
                 pass  # `_heard` is set already
             elif isinstance(ev, CloseConnection):
@@ -162,10 +165,15 @@ class WsSession:
     # --- bytes out ---
 
     def _text(self, data: bytes) -> bytes:
-        return self._ws.send(TextMessage(data=data.decode()))
+        return self._frame(TextMessage(data=data.decode()))
+
+    def _frame(self, event: Any) -> bytes:
+        if self._ws.state is not ConnectionState.OPEN:
+            return b""  # closing: nothing more may be sent
+        return self._ws.send(event)
 
     def _write(self, frame: bytes) -> None:
-        if self.closed:
+        if self.closed or not frame:
             return
         if self._paused or self._queue:
             self._queue.append(frame)
@@ -232,7 +240,7 @@ class WsSession:
             self._end()
             return
         self._heard = False
-        self._write(self._ws.send(Ping(payload=b"agora")))
+        self._write(self._frame(Ping(payload=b"agora")))
         self._schedule_ping()
 
     def _close(self, code: int, reason: str) -> None:
@@ -255,6 +263,7 @@ class WsSession:
         if self.closed:
             return
         self.closed = True
+        self.app.sessions.discard(self)
         self._queue.clear()
         self._room.set()
         if self._ping is not None:

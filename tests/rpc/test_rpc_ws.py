@@ -259,3 +259,18 @@ def test_a_slow_subscriber_is_told_and_closed_without_slowing_others() -> None:
             await c.close()
 
     run(scenario())
+
+
+def test_stopping_the_server_says_going_away() -> None:
+    async def scenario() -> int:
+        rpc, _, rx = setup()
+        task = asyncio.ensure_future(rpc.run([(rx, "events")]))
+        addr = await rpc.wait_started()
+        ws = await WsClient.connect(addr)
+        assert (await ws.call("test_add", [1]))["result"] == 1
+        rpc.stop()
+        closed = await ws.wait_closed()
+        await asyncio.wait_for(task, 10)
+        return closed.code
+
+    assert run(scenario()) == 1001
