@@ -77,6 +77,11 @@ Event = HandshakeComplete | PacketReceived | Disconnected
 
 
 class Connection:
+    """One side of one peer connection; the asyncio service owns the socket.
+
+    `accept_versions` is which peer protocol versions we keep (default: our own).
+    """
+
     def __init__(
         self,
         role: Literal["initiator", "responder"],
@@ -133,7 +138,7 @@ class Connection:
 
     @property
     def wants_read(self) -> bool:
-        """False while the peer's unread backlog is over budget, or when there is no more."""
+        """False while the peer's unread backlog is over budget, and once closed."""
         return self._state in (State.INIT, State.READY) and not self._incoming.over_budget
 
     @property
@@ -226,17 +231,25 @@ class Connection:
     def _read_frames(self, events: list[Event]) -> None:
         session = self._session
         assert session is not None
-        next_frame = self._incoming.next_frame
-        append = events.append
-        while (frame := next_frame()) is not None:
-            header, body = session.open(frame)
-            if header.code == _DISCONNECT:
-                reason = decode_disconnect(body)
-                self._advance("close")
-                self._incoming.clear()
-                append(Disconnected(reason.code, reason.message, by_peer=True))
+        incoming = self._incoming
+        spans, error = incoming.spans()
+        if spans:
+            open_at = session.open_at
+            append = events.append
+            with memoryview(incoming.buffer) as view:
+                for start, end in spans:
+                    header, body = open_at(view, start, end)
+                    if header.code == _DISCONNECT:
+                        reason = decode_disconnect(body)
+                        self._advance("close")
+                        append(Disconnected(reason.code, reason.message, by_peer=True))
+                        break
+                    append(PacketReceived(header, body))
+            if self._state is State.CLOSED:
+                incoming.clear()
                 return
-            append(PacketReceived(header, body))
+        if error is not None:
+            raise error
 
     def _fail(self, error: RemoteError) -> None:
         if self._state is State.CLOSED:
@@ -269,13 +282,14 @@ class Connection:
         size = len(body)
         if size > self.max_frame:
             raise LocalError(f"body of {size} bytes over {self.max_frame}", code="body_too_large")
-        if not self._outgoing.fits(size + HEADER_SIZE):
+        out = self._outgoing
+        if out.size + size + HEADER_SIZE > out.budget:
             return False  # checked before sealing: a refused packet must not use a nonce
         if session.send_nonce >= NONCE_LIMIT - 1:
             self.close("rekey_required", "nonce limit reached; reconnect to rekey")
             raise LocalError("send nonce limit reached", code="rekey_required")
         flags = (RESPONSE_HANDLER if response_handler else 0) | (IS_RESPONSE if is_response else 0)
-        self._outgoing.push(*session.seal(code, flags, msg_id, body))
+        out.size += session.seal(code, flags, msg_id, body, out.parts)
         return True
 
     def close(self, code: str = "closed", message: str = "") -> None:
@@ -302,5 +316,5 @@ class Connection:
         session = self._session
         if session is None or session.send_nonce >= NONCE_LIMIT:
             return
-        body = encode_disconnect(code, message)
-        self._outgoing.push_control(*session.seal(_DISCONNECT, 0, 0, body))
+        out = self._outgoing
+        out.size += session.seal(_DISCONNECT, 0, 0, encode_disconnect(code, message), out.parts)

@@ -26,11 +26,13 @@ from agora.peer_net.header import (
     AAD_SIZE,
     HEADER,
     HEADER_SIZE,
+    KNOWN_FLAGS,
     MIN_LENGTH,
     TAG_SIZE,
     Header,
     check_flags,
 )
+from agora.peer_net.outgoing import Chunk
 from agora.peer_net.violations import violation
 
 NONCE_LIMIT = 2**63  # first nonce never used; the last usable one carries the DISCONNECT
@@ -48,10 +50,11 @@ class CryptoSession:
         self.send_nonce = 0
         self.recv_nonce = 0
 
-    def seal(self, code: int, flags: int, msg_id: int, body: bytes) -> tuple[bytes, memoryview]:
-        """Encrypt one packet: (the 35 header bytes, the encrypted body).
+    def seal(self, code: int, flags: int, msg_id: int, body: bytes, into: list[Chunk]) -> int:
+        """Encrypt one packet onto `into` in two pieces; return the frame's size.
 
-        Two parts so that the body is not copied again; Outgoing joins them.
+        Header and encrypted body stay separate so the body is not copied
+        again before the single join in Outgoing.take.
         """
         n = self.send_nonce
         if n >= NONCE_LIMIT:
@@ -59,15 +62,22 @@ class CryptoSession:
         aad = AAD.pack(MIN_LENGTH + len(body), code, flags, msg_id, n)
         sealed = self._send.encrypt(_NONCE.pack(n), body, aad)
         self.send_nonce = n + 1
-        view = memoryview(sealed)
-        return aad + sealed[-TAG_SIZE:], view[:-TAG_SIZE]
+        into.append(aad + sealed[-TAG_SIZE:])
+        into.append(memoryview(sealed)[:-TAG_SIZE])
+        return AAD_SIZE + len(sealed)
 
-    def open(self, frame: bytes | memoryview) -> tuple[Header, bytes]:
+    def open(self, frame: bytes | bytearray | memoryview) -> tuple[Header, bytes]:
         """Authenticate and decrypt one whole frame (length prefix included)."""
         if len(frame) < HEADER_SIZE:
             raise violation("frame_undersize", f"a frame is at least {HEADER_SIZE} bytes")
-        _, code, flags, msg_id, nonce, tag = HEADER.unpack_from(frame)
-        check_flags(flags)
+        with memoryview(frame) as view:
+            return self.open_at(view, 0, len(frame))
+
+    def open_at(self, buf: memoryview, start: int, end: int) -> tuple[Header, bytes]:
+        """`open` for the frame at buf[start:end], whose length field was checked."""
+        _, code, flags, msg_id, nonce, tag = HEADER.unpack_from(buf, start)
+        if flags & ~KNOWN_FLAGS or flags == KNOWN_FLAGS:  # check_flags, inlined: hot path
+            check_flags(flags)
         expected = self.recv_nonce
         if nonce != expected:
             if nonce < expected:
@@ -75,12 +85,13 @@ class CryptoSession:
             raise violation("nonce_skip", f"nonce {nonce}, expected {expected}")
         if nonce >= NONCE_LIMIT:
             raise violation("rekey_required", "the peer kept sending past its nonce limit")
-        view = memoryview(frame)
         try:
             body = self._recv.decrypt(
-                _NONCE.pack(nonce), b"".join((view[HEADER_SIZE:], tag)), view[:AAD_SIZE]
+                _NONCE.pack(nonce),
+                b"".join((buf[start + HEADER_SIZE : end], tag)),  # ciphertext || tag
+                buf[start : start + AAD_SIZE],
             )
         except InvalidTag:
             raise violation("bad_tag", f"frame {nonce} failed authentication") from None
         self.recv_nonce = nonce + 1
-        return Header(code, bool(flags & 1), bool(flags & 2), msg_id, nonce, tag), body
+        return Header(code, flags == 1, flags == 2, msg_id, nonce, tag), body  # flags: 0, 1 or 2

@@ -5,8 +5,9 @@ During the handshake the messages are Noise messages behind a 2-byte length
 (see header.py). A length is checked as soon as its bytes are here, before
 anything is allocated for what it announces.
 
-Frames are returned as memoryviews into the buffer, without copying; the
-caller must not keep one past its next `feed` (decrypting copies anyway).
+Frames are not copied out: `spans` gives their positions in `buffer` (the
+connection's hot path, one memoryview for a whole read) and `next_frame` a
+memoryview of one. Release views before the next `feed`; decrypting copies.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from agora.errors import LocalError
+from agora.errors import LocalError, RemoteError
 from agora.peer_net.header import LENGTH, LENGTH_SIZE, MIN_LENGTH
 from agora.peer_net.violations import violation
 
@@ -80,18 +81,49 @@ class Incoming:
         self._pos = end
         return bytes(memoryview(buf)[pos + 2 : end])
 
+    @property
+    def buffer(self) -> bytearray:
+        """The raw buffer, for `spans`; a view of it must be released before `feed`."""
+        return self._buf
+
+    def spans(self) -> tuple[list[tuple[int, int]], RemoteError | None]:
+        """(start, end) in `buffer` of every whole frame here now, consumed.
+
+        A bad length stops the scan; it is returned, not raised, so that the
+        frames before it are still handled in order (a DISCONNECT among them).
+        """
+        buf, pos, size = self._buf, self._pos, len(self._buf)
+        max_length = self.max_length
+        out: list[tuple[int, int]] = []
+        error: RemoteError | None = None
+        while size - pos >= LENGTH_SIZE:
+            (length,) = LENGTH.unpack_from(buf, pos)
+            if length > max_length or length < MIN_LENGTH:
+                error = self._bad_length(length)
+                break
+            end = pos + LENGTH_SIZE + length
+            if end > size:
+                break
+            out.append((pos, end))
+            pos = end
+        self._pos = pos
+        return out, error
+
+    def _bad_length(self, length: int) -> RemoteError:
+        if length > self.max_length:
+            return violation(
+                "frame_oversize", f"frame of {length} bytes, the limit is {self.max_length}"
+            )
+        return violation("frame_undersize", f"frame of {length} bytes is shorter than a header")
+
     def next_frame(self) -> memoryview | None:
         """The next whole frame (length prefix included), or None until more arrive."""
         buf, pos = self._buf, self._pos
         if len(buf) - pos < LENGTH_SIZE:
             return None
         (length,) = LENGTH.unpack_from(buf, pos)
-        if length > self.max_length:
-            raise violation(
-                "frame_oversize", f"frame of {length} bytes, the limit is {self.max_length}"
-            )
-        if length < MIN_LENGTH:
-            raise violation("frame_undersize", f"frame of {length} bytes is shorter than a header")
+        if length > self.max_length or length < MIN_LENGTH:
+            raise self._bad_length(length)
         end = pos + LENGTH_SIZE + length
         if end > len(buf):
             return None

@@ -12,12 +12,12 @@ Chunk = bytes | bytearray | memoryview
 
 
 class Outgoing:
-    __slots__ = ("_parts", "budget", "size")
+    __slots__ = ("budget", "parts", "size")
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.size = 0  # bytes queued
-        self._parts: list[Chunk] = []
+        self.parts: list[Chunk] = []  # queued frames, in pieces; joined by `take`
 
     def fits(self, size: int) -> bool:
         return self.size + size <= self.budget
@@ -27,24 +27,24 @@ class Outgoing:
         size = sum(len(p) for p in parts) if len(parts) != 1 else len(parts[0])
         if self.size + size > self.budget:
             return False
-        self._parts.extend(parts)
+        self.parts.extend(parts)
         self.size += size
         return True
 
     def push_control(self, *parts: Chunk) -> None:
         """Queue a control frame even when over budget."""
-        self._parts.extend(parts)
+        self.parts.extend(parts)
         self.size += sum(len(p) for p in parts)
 
     def take(self) -> bytes:
         """Everything queued, joined once; the queue is empty after."""
-        if not self._parts:
+        if not self.parts:
             return b""
-        out = b"".join(self._parts)
-        self._parts.clear()
+        out = b"".join(self.parts)
+        self.parts.clear()
         self.size = 0
         return out
 
     def clear(self) -> None:
-        self._parts.clear()
+        self.parts.clear()
         self.size = 0

@@ -101,3 +101,17 @@ def test_outgoing_budget() -> None:
     assert out.take() == b"abcdefghijXY"
     assert out.size == 0 and out.take() == b""
     assert out.push(b"k")
+
+
+def test_spans_stop_at_a_bad_length_without_losing_earlier_frames() -> None:
+    inc = Incoming(max_frame=100, budget=1000)
+    inc.feed(frame(0) + frame(3) + (500).to_bytes(4, "big") + b"rest")
+    spans, error = inc.spans()
+    assert spans == [(0, 35), (35, 73)]
+    assert error is not None and error.code == "frame_oversize"
+    inc = Incoming(max_frame=100, budget=1000)
+    inc.feed(frame(0) + frame(3)[:10])
+    spans, error = inc.spans()
+    assert spans == [(0, 35)] and error is None and inc.backlog == 10
+    inc.feed(frame(3)[10:])
+    assert inc.spans() == ([(0, 38)], None)

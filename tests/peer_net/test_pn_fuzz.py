@@ -48,6 +48,15 @@ def test_incoming_frames(data: bytes, cuts: list[int]) -> None:
     assert b"".join(got) == data  # nothing lost, nothing invented
     for f in got:
         assert int.from_bytes(f[:4], "big") == len(f) - 4
+    # `spans` (the connection's fast path) cuts the same frames.
+    inc2 = Incoming(max_frame=200, budget=1000)
+    got2: list[bytes] = []
+    for piece in _chunks(data, cuts):
+        inc2.feed(piece)
+        spans, error = inc2.spans()
+        assert error is None
+        got2 += [bytes(inc2.buffer[a:b]) for a, b in spans]
+    assert got2 == got
 
 
 def _ready() -> Pair:

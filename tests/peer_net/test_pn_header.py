@@ -66,8 +66,10 @@ def test_sealed_frame_layout() -> None:
     session = CryptoSession(k_send, k_recv)
     session.send_nonce = 1
     body = b"hello"
-    head, ct = session.seal(0x0010, 0x02, 0x0A0B0C0D, body)
-    frame = head + bytes(ct)
+    parts: list[bytes | bytearray | memoryview] = []
+    size = session.seal(0x0010, 0x02, 0x0A0B0C0D, body, parts)
+    frame = b"".join(parts)
+    assert size == len(frame) and len(parts) == 2
     aad = bytes.fromhex("000000240010020a0b0c0d0000000000000001")
     assert frame[:19] == aad
     # AEAD nonce: 4 zero bytes, then the counter 1 little-endian.

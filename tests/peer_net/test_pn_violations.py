@@ -11,6 +11,7 @@ from agora import PROTOCOL_VERSION
 from agora.errors import RemoteError
 from agora.peer_net.codes import PacketCode
 from agora.peer_net.connection import Connection, Disconnected, State
+from agora.peer_net.crypto_session import CryptoSession
 from agora.peer_net.identity import Hello, NodeKey, encode_hello, make_hello
 from agora.peer_net.negotiation import PROLOGUE
 from agora.peer_net.noise import HandshakeState, public_bytes
@@ -27,6 +28,12 @@ def _refused(conn: Connection, data: bytes, code: str) -> RemoteError:
 
 def _framed(message: bytes) -> bytes:
     return len(message).to_bytes(2, "big") + message
+
+
+def _sealed(session: CryptoSession, code: int, flags: int, body: bytes) -> bytes:
+    parts: list[bytes | bytearray | memoryview] = []
+    session.seal(code, flags, 0, body, parts)
+    return b"".join(parts)
 
 
 def _ready_pair() -> Pair:
@@ -244,16 +251,14 @@ def test_authenticated_bad_flags() -> None:
         session = pair.init.session
         assert session is not None
         # Sealed with the right key: only the flags are wrong.
-        _refused(pair.resp, b"".join(session.seal(20, flags, 0, b"x")), "bad_flags")
+        _refused(pair.resp, _sealed(session, 20, flags, b"x"), "bad_flags")
 
 
 def test_undecodable_disconnect() -> None:
     pair = _ready_pair()
     session = pair.init.session
     assert session is not None
-    _refused(
-        pair.resp, b"".join(session.seal(PacketCode.DISCONNECT, 0, 0, b"\xc1")), "bad_disconnect"
-    )
+    _refused(pair.resp, _sealed(session, PacketCode.DISCONNECT, 0, b"\xc1"), "bad_disconnect")
 
 
 def test_receive_nonce_past_the_limit() -> None:
@@ -272,4 +277,13 @@ def test_packets_before_a_violation_in_the_same_data_are_not_delivered() -> None
     with pytest.raises(RemoteError) as err:
         pair.resp.receive_data(f0 + b"\xff\xff\xff\xff")
     assert err.value.code == "frame_oversize"
+    assert pair.resp.state is State.CLOSED
+
+
+def test_a_disconnect_before_garbage_is_still_heard() -> None:
+    pair = _ready_pair()
+    pair.init.send_packet(PacketCode.PING, b"1")
+    pair.init.close("going_away", "bye")
+    events = pair.resp.receive_data(pair.init.data_to_send() + b"\xff\xff\xff\xff")
+    assert len(events) == 2 and events[1] == Disconnected("going_away", "bye", by_peer=True)
     assert pair.resp.state is State.CLOSED
