@@ -86,7 +86,7 @@ class ActorThread(Generic[T]):
 
     async def _wrapped(self) -> T:
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._task = asyncio.current_task()
         self._ready.set()
         return await self._main()
 
