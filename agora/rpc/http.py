@@ -18,7 +18,7 @@ import h11
 import msgspec
 from wsproto.utilities import RemoteProtocolError as WsHandshakeError
 
-from agora.errors import RemoteError
+from agora.errors import AgoraError, RemoteError
 from agora.logs import Log
 from agora.rpc.app import App
 from agora.rpc.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -132,6 +132,9 @@ class HttpHandler(BaseHandler):
         self._timer_kind = ""
 
     def _timed_out(self) -> None:
+        if self._timer_kind == "idle" and self._write_paused:
+            self._arm("idle", self.cfg.idle_timeout)  # still sending: the send timer watches that
+            return
         kind, self._timer, self._timer_kind = self._timer_kind, None, ""
         if kind == "request" and self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             self._simple(408, b"request not received in time\n", close=True)
@@ -223,9 +226,14 @@ class HttpHandler(BaseHandler):
         self._json(reply)
         if not self._write_paused:
             self.link.resume_reading()
-        err = self._pump()
+        err: AgoraError | None
+        try:
+            err = self._pump()  # pipelined requests that arrived meanwhile
+        except AgoraError as exc:  # a bad upgrade among them; must not reach the server's tasks
+            err = exc
         if err is not None:
             _log.debug("rpc_bad_request", peer=self.peer, code=err.code)
+            self.link.close(err.code)
 
     def _json(self, reply: bytes | None) -> None:
         cors = [("access-control-allow-origin", self.cfg.cors_origin)]

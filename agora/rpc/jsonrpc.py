@@ -17,7 +17,6 @@ import msgspec
 from agora.errors import AgoraError, LocalError, RemoteError
 from agora.logs import Log
 from agora.rpc.codes import (
-    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -139,7 +138,7 @@ class Dispatcher:
                 continue
             out = self._start(item, session)
             waits = waits or isinstance(out, Coroutine)
-            if out is not None or isinstance(out, Coroutine):
+            if out is not None:
                 parts.append(out)
         if not waits:
             return _join(parts, batch)
@@ -235,6 +234,4 @@ class Dispatcher:
             self.on_call(name, obj["code"])
         if call.notify:
             return None
-        if obj["code"] == INTERNAL_ERROR and not isinstance(exc, RemoteError):
-            obj["message"] = "Internal error"
         return _enc.encode({"jsonrpc": "2.0", "id": call.id, "error": obj})

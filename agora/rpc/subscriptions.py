@@ -130,7 +130,7 @@ class Subscription:
         self.held: list[bytes] | None = []  # output kept until the subscribe reply is sent
         self._buffer: deque[tuple[int, bytes]] = deque()
         self._limit = limit
-        self._overflowed = False
+        self._stale = False
 
     def _move(self, to: str) -> None:
         if to not in _MOVES[self.state]:
@@ -160,7 +160,7 @@ class Subscription:
             self._buffer.append((cursor, result))
             if len(self._buffer) > self._limit:
                 self._buffer.clear()  # what it held is in the store: read it from there
-                self._overflowed = True
+                self._stale = True
 
     def page(self, entries: Sequence[tuple[int, bytes]], full: bool) -> bool:
         """Rendered items read from the store; True while more must be read."""
@@ -169,8 +169,8 @@ class Subscription:
         for cursor, result in entries:
             if self.last is None or cursor > self.last:
                 self._emit(cursor, result)
-        if full or self._overflowed:
-            self._overflowed = False
+        if full or self._stale:
+            self._stale = False
             return True
         while self._buffer:
             cursor, result = self._buffer.popleft()
@@ -181,7 +181,9 @@ class Subscription:
 
     def resync(self) -> None:
         """Events were lost on the way: read the store again from the last cursor."""
-        if self.state != "closed":
+        if self.state == "backfill":
+            self._stale = True  # a read in flight may have missed the lost item
+        elif self.state == "live":
             self._move("backfill")
 
     def close(self) -> None:

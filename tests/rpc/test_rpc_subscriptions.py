@@ -253,3 +253,16 @@ def test_a_failing_source_ends_only_that_subscription() -> None:
     assert len(c.got) == 1
     err = c.got[0]["params"]["error"]
     assert err["code"] == -32004 and err["data"]["code"] == "not_found"
+
+
+def test_core_a_loss_during_a_read_forces_another_read() -> None:
+    t = topic(Store())
+    c = Collector()
+    sub = Subscription("s", t, Params(), c, 0, 100)
+    sub.held = None
+    # A read is in flight; item 1 is stored, its event dropped; item 2's event shows the gap.
+    sub.resync()
+    sub.offer(2, t.render(2, Item(2)))
+    assert sub.page([], False) is True  # the read began before item 1: read again
+    assert sub.page([(1, t.render(1, Item(1))), (2, t.render(2, Item(2)))], False) is False
+    assert c.heights() == [1, 2]
