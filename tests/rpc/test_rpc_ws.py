@@ -208,7 +208,7 @@ def test_bad_handshake_gets_400() -> None:
 
 def test_pings_are_answered_and_a_silent_peer_is_dropped() -> None:
     async def scenario() -> None:
-        rpc, _, rx = setup(ws_ping_interval=0.15)
+        rpc, _, rx = setup(ws_ping_interval=0.3)
         async with serving(rpc, [(rx, "events")]) as addr:
             ws = await WsClient.connect(addr)
             ws.writer.write(ws.ws.send(Ping(payload=b"hi")))
@@ -216,7 +216,7 @@ def test_pings_are_answered_and_a_silent_peer_is_dropped() -> None:
             ws.ws.receive_data(data)
             assert any(isinstance(e, Pong) and e.payload == b"hi" for e in ws.ws.events())
             silent = await WsClient.connect(addr)  # never reads, never answers
-            for _ in range(10):  # an active client lives through several ping rounds
+            for _ in range(20):  # an active client lives through several ping rounds
                 assert (await ws.call("test_add", [1]))["result"] == 1
                 await asyncio.sleep(0.06)
             for _ in range(100):
@@ -224,6 +224,7 @@ def test_pings_are_answered_and_a_silent_peer_is_dropped() -> None:
                     break
                 await asyncio.sleep(0.05)
             assert len(rpc.server.links) == 1
+            assert (await ws.call("test_add", [2]))["result"] == 2  # the one left is the active one
             await silent.close()
             await ws.close()
 
