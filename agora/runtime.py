@@ -92,6 +92,10 @@ class ActorThread(Generic[T]):
 
     def cancel(self) -> None:
         """Cancel the actor's main task from any thread (no-op once it has ended)."""
+        if self._thread.ident is None:
+            raise LocalError(
+                f"actor thread {self.name} was never started", code="thread_not_started"
+            )
         self._ready.wait()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
