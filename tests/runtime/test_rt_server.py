@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -489,5 +490,25 @@ def test_link_limit(use_uvloop: bool) -> None:
             assert await r1.readexactly(1) == b"2"
             for w in (w1, w2):
                 w.close()
+
+    arun(main(), use_uvloop=use_uvloop)
+
+
+def test_reset_by_peer_is_reported_and_harmless(use_uvloop: bool) -> None:
+    async def main() -> None:
+        errors = Errors()
+        server = Server("reset", Echo, listen=("127.0.0.1", 0))
+        async with serving(server, handle_errored=errors):
+            assert server.listen_addr is not None
+            other_r, other_w = await connect(server.listen_addr)
+            with socket.create_connection(server.listen_addr) as raw:
+                await until(lambda: len(server.links) == 2)
+                addr = raw.getsockname()
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            await until(lambda: len(server.links) == 1)  # closed with RST
+            assert [(e.code, a) for e, a in errors.seen] == [("connection_lost", addr)]
+            other_w.write(b"still here")
+            assert await other_r.readexactly(10) == b"still here"
+            other_w.close()
 
     arun(main(), use_uvloop=use_uvloop)
