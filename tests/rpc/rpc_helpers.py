@@ -26,14 +26,11 @@ from agora.runtime import run as _run
 
 T = TypeVar("T")
 Addr = tuple[str, int]
-# The generic server asserts `isinstance(transport, asyncio.Transport)`, which
-# uvloop's transports fail; run on asyncio's loop until that check accepts them.
-_UVLOOP = False
 
 
 def run(coro: Coroutine[Any, Any, T], limit: float = 30.0) -> T:
     """Run a test coroutine on a fresh loop, never for more than `limit` seconds."""
-    return _run(asyncio.wait_for(coro, limit), use_uvloop=_UVLOOP)
+    return _run(asyncio.wait_for(coro, limit))  # on uvloop, as a node runs
 
 
 @contextlib.asynccontextmanager
