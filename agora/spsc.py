@@ -6,10 +6,10 @@ its own event loop, or none for a producer that only uses `send_nowait`).
 No lock is taken. Under the GIL a deque append or popleft is atomic; a waiter
 is published before the buffer is checked again, and the other side reads the
 waiter after changing the buffer, so one of them always sees the other and no
-wakeup is lost (a free-threaded build without the GIL would need a lock
-here). A waiter on the caller's own loop is woken directly, one on
-another loop through `call_soon_threadsafe`. Without a waiter (the common
-case) a send is a type check, a length check and an append.
+wakeup is lost (a free-threaded build without the GIL would need a lock). A
+waiter on the caller's own loop is woken directly, one on another loop through
+`call_soon_threadsafe`. Without a waiter (the common case) a send is a type
+check, a length check and an append.
 
 An end belongs to one task at a time: a second task waiting on the same end
 gets `channel_busy`. `send` and `receive` do not yield when they need not wait.
