@@ -30,7 +30,15 @@ from agora.blockchain.core_module import Transfer
 from agora.blockchain.devchain import BLOCK_MS, Driver, dev_genesis, dev_keys
 from agora.blockchain.genesis import Params
 from agora.blockchain.sigs import Verifier, verify_chunk
-from agora.blockchain.tx import TX_DOMAIN, TxError, decode_tx, encode_tx, make_tx, tx_hash_parts
+from agora.blockchain.tx import (
+    TX_DOMAIN,
+    Tx,
+    TxError,
+    decode_tx,
+    encode_tx,
+    make_tx,
+    tx_hash_parts,
+)
 from agora.codec import encode
 
 CHAIN_ID = "agora-test"
@@ -114,12 +122,20 @@ def run_pipeline(
     per_size: dict[str, list[float]] = {}
     n_txs = 0
     pending: list[Any] = []
+    decoded: list[Tx] | None = None
     try:
         for i, raw in enumerate(blocks):
             t0 = time.perf_counter()
-            txs = [decode_tx(b) for b in raw]
+            txs = decoded if decoded is not None else [decode_tx(b) for b in raw]
+            decoded = None
+            if overlapped and i + 1 < len(blocks):
+                # The next burst arrives while this block is processed: decode it and
+                # start verifying it on the pool now.
+                decoded = [decode_tx(b) for b in blocks[i + 1]]
+                ahead = _prefetch(chain.verifier, decoded)
             for f in pending:
-                f.result()  # verified in the background while the last block committed
+                f.result()  # this burst's signatures, verified in the background
+            pending = ahead if decoded is not None else []
             refused = [r for r in chain.mempool.add_batch(txs) if isinstance(r, TxError)]
             if refused:
                 raise AssertionError(f"bench txs refused: {refused[:3]}")
@@ -127,8 +143,6 @@ def run_pipeline(
             if len(block.txs) != len(raw):
                 raise AssertionError(f"block has {len(block.txs)} of {len(raw)} txs")
             commit = driver.sign_commit(block)
-            if overlapped and i + 1 < len(blocks):
-                pending = _prefetch(chain.verifier, blocks[i + 1])
             t1 = time.perf_counter()
             chain.commit_block(block, commit)
             driver.last_commit = commit
@@ -137,6 +151,8 @@ def run_pipeline(
             commit_time += t2 - t1
             n_txs += len(raw)
             per_size.setdefault(str(len(raw)), []).append(len(raw) / (t2 - t0))
+        for f in pending:
+            f.result()
     finally:
         chain.close()
     return PipelineResult(
@@ -146,15 +162,12 @@ def run_pipeline(
     )
 
 
-def _prefetch(verifier: Verifier, raw: list[bytes]) -> list[Any]:
-    """What the network side does for a burst that arrives while a block commits."""
-    txs = [decode_tx(b) for b in raw]
+def _prefetch(verifier: Verifier, txs: list[Tx]) -> list[Any]:
+    """What the network side does with a burst that arrives while a block commits."""
     envs = [encode(t.envelope) for t in txs]
-
-    hashes = [tx_hash_parts(e, t.signature) for e, t in zip(envs, txs, strict=True)]
-    items = [
-        (t.envelope.sender, TX_DOMAIN + e, t.signature) for t, e in zip(txs, envs, strict=True)
-    ]
+    pairs = list(zip(txs, envs, strict=True))
+    hashes = [tx_hash_parts(e, t.signature) for t, e in pairs]
+    items = [(t.envelope.sender, TX_DOMAIN + e, t.signature) for t, e in pairs]
     return list(verifier.submit(hashes, items))
 
 

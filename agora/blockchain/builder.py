@@ -25,7 +25,8 @@ def select_txs(
     proposer: bytes,
     last_commit: Commit | None,
     evidence: list[DuplicateVoteEvidence],
-) -> list[Entry]:
+) -> tuple[list[Entry], tuple[dict[bytes, Account], int]]:
+    """The txs, and phase 1's result for them (the accounts after charging, the fees)."""
     params = chain.genesis.params
     height = chain.height + 1
     if time_ms <= chain.time_ms or (height == 1 and time_ms < chain.genesis.genesis_time):
@@ -39,6 +40,7 @@ def select_txs(
     read = chain.store.state.get
     accounts: dict[bytes, Account] = {}
     out: list[Entry] = []
+    fees = 0
     for e in chain.mempool.ordered():
         if len(out) >= params.max_block_txs:
             break
@@ -54,5 +56,6 @@ def select_txs(
             continue
         accounts[sender] = acct
         budget -= e.size
+        fees += e.tx.envelope.fee
         out.append(e)
-    return out
+    return out, (accounts, fees)

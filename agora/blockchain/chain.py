@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agora.blockchain.account import Account
 from agora.blockchain.block import (
     Block,
     Header,
@@ -22,7 +21,14 @@ from agora.blockchain.block import (
     tx_root,
 )
 from agora.blockchain.core_module import CoreModule
-from agora.blockchain.executor import Prepared, charge_block, execute, genesis_writes, prepare
+from agora.blockchain.executor import (
+    Charged,
+    Prepared,
+    charge_block,
+    execute,
+    genesis_writes,
+    prepare,
+)
 from agora.blockchain.genesis import Genesis, check_genesis
 from agora.blockchain.kinds import Registry
 from agora.blockchain.mempool import Mempool
@@ -62,7 +68,8 @@ class Chain:
         self.verifier = verifier
         self.valset = ValidatorSet(genesis.validators)
         # The last block built or validated, and whether erased bodies were allowed.
-        self._prepared: tuple[Prepared, bool] | None = None
+        # and phase 1's result if it was computed for the current state.
+        self._prepared: tuple[Prepared, bool, Charged | None] | None = None
         self._own_verifier = False
         head = store.head()
         assert head is not None
@@ -160,7 +167,7 @@ class Chain:
         from agora.blockchain.builder import select_txs
 
         evidence = evidence or []
-        entries = select_txs(self, time_ms, proposer, last_commit, evidence)
+        entries, charged = select_txs(self, time_ms, proposer, last_commit, evidence)
         hashes = [e.hash for e in entries]
         header = Header(
             self.genesis.chain_id,
@@ -184,7 +191,7 @@ class Chain:
             [e.reg for e in entries],
             [e.body for e in entries],
         )
-        self._prepared = (p, False)
+        self._prepared = (p, False, charged)
         return block
 
     def validate_block(self, block: Block, *, now_ms: int | None = None) -> None:
@@ -194,7 +201,7 @@ class Chain:
 
     def _validate(
         self, block: Block, *, now_ms: int | None, allow_erased: bool
-    ) -> tuple[Prepared, tuple[dict[bytes, Account], int]]:
+    ) -> tuple[Prepared, Charged]:
         check_header(self, block, now_ms)
         cached = self._prepared
         if (
@@ -203,13 +210,16 @@ class Chain:
             and cached[0].block.height == self.height + 1
             and (allow_erased or not cached[1])
         ):
-            p = cached[0]
+            p, loose, charged = cached
         else:
             if len(encode_block(block)) > self.genesis.params.max_block_bytes:
                 raise RemoteError("block over max_block_bytes", code="block_too_large", penalty=100)
             p = prepare(block, self.registry, self.verifier, allow_erased=allow_erased)
-            self._prepared = (p, allow_erased)
-        return p, charge_block(p, self.registry, self.store.state.get)
+            loose, charged = allow_erased, None
+        if charged is None:
+            charged = charge_block(p, self.registry, self.store.state.get)
+        self._prepared = (p, loose, charged)
+        return p, charged
 
     def commit_block(self, block: Block, commit: Commit) -> CommitResult:
         """Execute and store `block` with the `commit` that made it final, atomically.

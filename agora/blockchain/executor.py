@@ -32,6 +32,7 @@ from agora.codec import encode
 from agora.errors import RemoteError
 
 Reader = Callable[[bytes], bytes | None]
+Charged = tuple[dict[bytes, Account], int]  # phase 1: accounts after charging, total fees
 
 
 @dataclass
@@ -117,7 +118,7 @@ def execute(
     genesis: Genesis,
     store_read: Reader,
     conn: Any,
-    charged: tuple[dict[bytes, Account], int] | None = None,
+    charged: Charged | None = None,
 ) -> Executed:
     """Both phases; `charged` is phase 1's result if validation just computed it."""
     h = p.block.header

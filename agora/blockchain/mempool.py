@@ -105,9 +105,10 @@ class Mempool:
 
     def _admit(self, entry: Entry, view: StateView) -> None:
         env = entry.tx.envelope
-        committed = view.account(env.sender)
-        acct = self._projected.get(env.sender, committed)
-        if committed.nonce < env.nonce <= acct.nonce:
+        acct = self._projected.get(env.sender)
+        if acct is None:
+            acct = view.account(env.sender)
+        elif self._runs[env.sender][0].tx.envelope.nonce <= env.nonce <= acct.nonce:
             raise TxError("bad_nonce", f"nonce {env.nonce} is already pending")
         params = self._registry.params
         acct = charge(params, acct, env, entry.reg.spec.quota_cost, view.height, view.time_ms)

@@ -16,14 +16,24 @@ import msgspec
 from agora.blockchain.account import Account, account_key, load_account
 from agora.blockchain.block import Block, Header, decode_commit
 from agora.blockchain.merkle import MerkleProof, merkle_proof
-from agora.blockchain.schema import TX_ID_BITS
+from agora.blockchain.schema import TX_ID_BITS, key8
 from agora.blockchain.tx import Envelope, Tx
 from agora.blockchain.votes import Commit, DuplicateVoteEvidence
+from agora.codec import sha256
 from agora.errors import LocalError
 
 _header = msgspec.msgpack.Decoder(Header)
 _envelope = msgspec.msgpack.Decoder(Envelope)
 _evidence = msgspec.msgpack.Decoder(list[DuplicateVoteEvidence])
+
+
+_INDEX_MASK = (1 << TX_ID_BITS) - 1
+
+
+def _tx(raw: bytes, body: bytes | None) -> Tx:
+    """A stored tx: envelope bytes + 64-byte signature, and the body (None once erased)."""
+    raw = bytes(raw)
+    return Tx(_envelope.decode(raw[:-64]), raw[-64:], None if body is None else bytes(body))
 
 
 @dataclass(frozen=True)
@@ -105,14 +115,14 @@ class Reader:
                 return None
             base = row[0] << TX_ID_BITS
             txs = conn.execute(
-                "SELECT envelope, signature, body FROM txs WHERE id >= ? AND id < ? ORDER BY id",
+                "SELECT tx, body FROM txs WHERE id >= ? AND id < ? ORDER BY id",
                 (base, base + (1 << TX_ID_BITS)),
             ).fetchall()
         finally:
             conn.execute("COMMIT")
         return Block(
             _header.decode(row[1]),
-            [Tx(_envelope.decode(e), bytes(s), None if b is None else bytes(b)) for e, s, b in txs],
+            [_tx(raw, body) for raw, body in txs],
             None if row[2] is None else decode_commit(row[2]),
             _evidence.decode(row[3]),
         )
@@ -127,49 +137,46 @@ class Reader:
         """The tx, where it is, its result and a proof of inclusion in its block."""
         conn = self._snapshot()
         try:
-            row = conn.execute(
-                "SELECT id, envelope, signature, body, code, message FROM txs WHERE hash = ?",
-                (tx_hash,),
-            ).fetchone()
+            rows = conn.execute(
+                "SELECT id, tx, body, code, message FROM txs WHERE hkey = ?", (key8(tx_hash),)
+            ).fetchall()
+            row = next((r for r in rows if sha256(r[1]) == tx_hash), None)
             if row is None:
                 return None
-            height, index = row[0] >> TX_ID_BITS, row[0] & ((1 << TX_ID_BITS) - 1)
+            height, index = row[0] >> TX_ID_BITS, row[0] & _INDEX_MASK
             base = height << TX_ID_BITS
             hashes = [
-                bytes(h)
-                for (h,) in conn.execute(
-                    "SELECT hash FROM txs WHERE id >= ? AND id < ? ORDER BY id",
+                sha256(raw)
+                for (raw,) in conn.execute(
+                    "SELECT tx FROM txs WHERE id >= ? AND id < ? ORDER BY id",
                     (base, base + (1 << TX_ID_BITS)),
                 )
             ]
         finally:
             conn.execute("COMMIT")
-        tx = Tx(_envelope.decode(row[1]), bytes(row[2]), None if row[3] is None else bytes(row[3]))
-        return TxInfo(tx, tx_hash, height, index, row[4], row[5], merkle_proof(hashes, index))
+        tx = _tx(row[1], row[2])
+        return TxInfo(tx, tx_hash, height, index, row[3], row[4], merkle_proof(hashes, index))
 
     def txs_by_sender(self, sender: bytes, after_nonce: int = 0, limit: int = 50) -> list[TxInfo]:
         """The sender's txs in nonce order, `limit` at a time: pass the last nonce seen."""
+        limit = max(0, min(limit, 1000))
         rows = (
             self._conn()
             .execute(
-                "SELECT id, hash, envelope, signature, body, code, message FROM txs"
-                " WHERE sender = ? AND nonce > ? ORDER BY nonce LIMIT ?",
-                (sender, after_nonce, max(0, min(limit, 1000))),
+                "SELECT id, tx, body, code, message FROM txs"
+                " WHERE skey = ? AND nonce > ? ORDER BY nonce LIMIT ?",
+                (key8(sender), after_nonce, limit * 2),  # room for prefix look-alikes
             )
             .fetchall()
         )
-        return [
-            TxInfo(
-                Tx(_envelope.decode(e), bytes(s), None if b is None else bytes(b)),
-                bytes(h),
-                i >> TX_ID_BITS,
-                i & ((1 << TX_ID_BITS) - 1),
-                code,
-                msg,
-                None,
-            )
-            for i, h, e, s, b, code, msg in rows
-        ]
+        out = []
+        for i, raw, body, code, msg in rows:
+            tx = _tx(raw, body)
+            if tx.envelope.sender != sender:
+                continue
+            h, idx = i >> TX_ID_BITS, i & _INDEX_MASK
+            out.append(TxInfo(tx, sha256(raw), h, idx, code, msg, None))
+        return out[:limit]
 
     def account(self, pub_key: bytes) -> Account:
         q = "SELECT value FROM state WHERE key = ?"

@@ -33,17 +33,16 @@ CHAIN_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE txs (
         id INTEGER PRIMARY KEY,         -- height << 20 | index
-        hash BLOB NOT NULL UNIQUE,
-        sender BLOB NOT NULL,
+        hkey INTEGER NOT NULL,          -- first 8 bytes of the tx hash (see key8)
+        skey INTEGER NOT NULL,          -- first 8 bytes of the sender
         nonce INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        envelope BLOB NOT NULL,
-        signature BLOB NOT NULL,
+        tx BLOB NOT NULL,               -- encode(envelope) + signature; hash = sha256(tx)
         body BLOB,                      -- NULL once erased
         code TEXT NOT NULL,             -- 'ok' or the failure code
         message TEXT NOT NULL
     );
-    CREATE INDEX txs_by_sender ON txs (sender, nonce);
+    CREATE INDEX txs_by_hash ON txs (hkey);
+    CREATE INDEX txs_by_sender ON txs (skey, nonce);
     CREATE TABLE state (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE evidence (
         hash BLOB PRIMARY KEY,
@@ -53,6 +52,15 @@ CHAIN_MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
+
+
+def key8(b: bytes) -> int:
+    """An 8-byte prefix as a signed SQLite integer. Indexes on these are half the size of
+    indexes on 32-byte values (inserting is ~30% cheaper); a reader checks the full value,
+    so a prefix shared by chance (or by grinding keys) costs a row read, not a wrong answer.
+    """
+    return int.from_bytes(b[:8], "big", signed=True)
+
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 

@@ -15,15 +15,20 @@ import sqlite3
 from pathlib import Path
 from typing import NamedTuple
 
+import msgspec
+
 from agora.blockchain.block import Block, encode_commit
-from agora.blockchain.schema import CHAIN_MIGRATIONS, TX_ID_BITS, migrate
+from agora.blockchain.schema import CHAIN_MIGRATIONS, TX_ID_BITS, key8, migrate
 from agora.blockchain.state import StateStore, Writes
+from agora.blockchain.tx import Envelope
 from agora.blockchain.votes import Commit
 from agora.codec import encode, sha256
 from agora.errors import LocalError
 from agora.logs import Log
 
 log = Log("agora.blockchain.store")
+_envelope = msgspec.msgpack.Decoder(Envelope)
+CACHE_KIB = 64 * 1024  # SQLite page cache of the writer: index inserts are random
 
 
 class Head(NamedTuple):
@@ -49,6 +54,7 @@ def connect(
         if synchronous.upper() not in ("FULL", "NORMAL"):
             raise LocalError(f"synchronous={synchronous!r}: FULL or NORMAL", code="bad_config")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -136,18 +142,17 @@ class Store:
             ),
         )
         base = h.height << TX_ID_BITS
+        sigs = [tx.signature for tx in block.txs]
         self.conn.executemany(
-            "INSERT INTO txs (id, hash, sender, nonce, kind, envelope, signature, body, code,"
-            " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO txs (id, hkey, skey, nonce, tx, body, code, message)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     base + i,
-                    hashes[i],
-                    tx.envelope.sender,
+                    key8(hashes[i]),
+                    key8(tx.envelope.sender),
                     tx.envelope.nonce,
-                    tx.envelope.kind,
-                    envelopes[i],
-                    tx.signature,
+                    envelopes[i] + sigs[i],
                     tx.body,
                     results[i][0],
                     results[i][1],
@@ -164,17 +169,17 @@ class Store:
 
     def erase_bodies(self, hashes: list[bytes], erasable_kinds: list[str]) -> int:
         """Inside the block transaction; only bodies of erasable kinds."""
-        if not hashes or not erasable_kinds:
-            return 0
-        marks = ",".join("?" * len(erasable_kinds))
         n = 0
         for th in hashes:
-            cur = self.conn.execute(
-                f"UPDATE txs SET body = NULL WHERE hash = ? AND body IS NOT NULL"
-                f" AND kind IN ({marks})",
-                (th, *erasable_kinds),
-            )
-            n += cur.rowcount
+            for row_id, raw in self.conn.execute(
+                "SELECT id, tx FROM txs WHERE hkey = ? AND body IS NOT NULL", (key8(th),)
+            ).fetchall():
+                if sha256(raw) != th:
+                    continue
+                if _envelope.decode(bytes(raw[:-64])).kind not in erasable_kinds:
+                    continue
+                self.conn.execute("UPDATE txs SET body = NULL WHERE id = ?", (row_id,))
+                n += 1
         return n
 
     def has_evidence(self, ev_hash: bytes) -> bool:

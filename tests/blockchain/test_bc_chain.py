@@ -12,9 +12,11 @@ from agora.blockchain.devchain import Driver
 from agora.blockchain.genesis import Genesis
 from agora.blockchain.merkle import verify_proof
 from agora.blockchain.reader import Reader
+from agora.blockchain.schema import key8
 from agora.blockchain.store import store_digest
 from agora.blockchain.tx import erased
 from agora.blockchain.votes import VoteType, make_commit, make_evidence, sign_vote
+from agora.codec import encode
 from agora.errors import LocalError, RemoteError
 
 Keys = list[nacl.signing.SigningKey]
@@ -98,6 +100,22 @@ def test_reader_lookups(tmp_path: Path, genesis: Genesis, vals: Keys, users: Key
     assert [i.tx.envelope.nonce for i in more] == [3]
     assert reader.account(pk(users[1])).balance == 1_000_006
     assert reader.get_tx(b"\x01" * 32) is None
+    # Index keys are 8-byte prefixes: a row sharing both prefixes must not be mistaken.
+    other = transfer(users[2], 1, pk(users[1]))
+    c.store.conn.execute(
+        "INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, 'ok', '')",
+        (
+            (9 << 20) + 1,
+            key8(r2.tx_hashes[0]),
+            key8(pk(users[0])),
+            3,
+            encode(other.envelope) + other.signature,
+            other.body,
+        ),
+    )
+    again = reader.get_tx(r2.tx_hashes[0])
+    assert again is not None and again.tx == txs[2] and again.height == 2
+    assert [i.tx for i in reader.txs_by_sender(pk(users[0]))] == txs
     reader.close()
     c.close()
 
