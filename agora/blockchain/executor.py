@@ -133,7 +133,7 @@ def execute(
     for i, tx in enumerate(p.block.txs):
         reg, body = p.kinds[i], p.bodies[i]
         ctx = ApplyContext(
-            reg.module.name, Overlay(block.get), view, conn, p.hashes[i], tx.envelope.sender
+            reg.module.name, Overlay(block.get), view, conn, p.hashes[i], tx.envelope.sender, i
         )
         try:
             reg.module.check(tx, body, view)

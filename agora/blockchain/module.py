@@ -81,6 +81,7 @@ class ApplyContext:
         "savepoint",
         "sender",
         "tx_hash",
+        "tx_index",
         "view",
     )
 
@@ -92,6 +93,7 @@ class ApplyContext:
         conn: sqlite3.Connection,
         tx_hash: bytes = b"",
         sender: bytes = b"",
+        tx_index: int = 0,
     ) -> None:
         self.module = module
         self._prefix = module.encode() + b"/"
@@ -100,6 +102,7 @@ class ApplyContext:
         self.conn = conn
         self.tx_hash = tx_hash
         self.sender = sender
+        self.tx_index = tx_index  # position in the block: (height, tx_index) orders txs
         self.events: list[Event] = []
         self.erasures: list[bytes] = []
         self.savepoint = False
