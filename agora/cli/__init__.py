@@ -19,6 +19,7 @@ def _register() -> None:
         bench,  # noqa: F401
         bench_ingest,  # noqa: F401
     )
+    from agora.cli import sim  # noqa: F401
 
 
 _register()
