@@ -1,17 +1,18 @@
 """Choosing a proposal's txs from the mempool, within the block's limits.
 
-Each candidate is run through phase 1 (`account.charge`) against the current
-state, so the block is valid even if the mempool's own projection was off.
+The mempool keeps, for every pending tx, the sender's account after it under
+phase 1's rules against the current state (rechecked after every block, with
+the quota refilled to the last block's time as phase 1 does), so the builder
+takes whole prefixes of each sender's run and their accounts as they are.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agora.blockchain.account import Account, account_key, charge, load_account
+from agora.blockchain.account import Account
 from agora.blockchain.block import EMPTY_HASH, Block, Header, encode_block
 from agora.blockchain.mempool import Entry
-from agora.blockchain.tx import TxError
 from agora.blockchain.votes import Commit, DuplicateVoteEvidence
 from agora.errors import LocalError
 
@@ -37,24 +38,20 @@ def select_txs(
     empty = Header(chain.genesis.chain_id, height, time_ms, h0, h0, h0, h0, h0, h0, h0)
     # 5: the largest msgpack array header the tx list can grow to.
     budget = params.max_block_bytes - len(encode_block(Block(empty, [], last_commit, evidence))) - 5
-    read = chain.store.state.get
     accounts: dict[bytes, Account] = {}
+    skipped: set[bytes] = set()
     out: list[Entry] = []
     fees = 0
     for e in chain.mempool.ordered():
         if len(out) >= params.max_block_txs:
             break
-        if e.size > budget:
-            continue
         sender = e.tx.envelope.sender
-        acct = accounts.get(sender)
-        if acct is None:
-            acct = load_account(read(account_key(sender)))
-        try:
-            acct = charge(params, acct, e.tx.envelope, e.reg.spec.quota_cost, height, time_ms)
-        except TxError:
+        if sender in skipped:
             continue
-        accounts[sender] = acct
+        if e.size > budget:
+            skipped.add(sender)  # its later nonces cannot come without this one
+            continue
+        accounts[sender] = e.acct
         budget -= e.size
         fees += e.tx.envelope.fee
         out.append(e)

@@ -217,7 +217,7 @@ class Chain:
             p = prepare(block, self.registry, self.verifier, allow_erased=allow_erased)
             loose, charged = allow_erased, None
         if charged is None:
-            charged = charge_block(p, self.registry, self.store.state.get)
+            charged = charge_block(p, self.registry, self.store.state.get, self.time_ms)
         self._prepared = (p, loose, charged)
         return p, charged
 

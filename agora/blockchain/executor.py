@@ -92,8 +92,12 @@ def prepare(
     return Prepared(block, block.id(), hashes, envs, kinds, bodies)
 
 
-def charge_block(p: Prepared, registry: Registry, read: Reader) -> tuple[dict[bytes, Account], int]:
-    """Phase 1 without writing: the accounts after every tx was charged, and the fees."""
+def charge_block(p: Prepared, registry: Registry, read: Reader, prev_time: int) -> Charged:
+    """Phase 1 without writing: the accounts after every tx was charged, and the fees.
+
+    Quotas refill up to the previous block's time (`prev_time`, the genesis time for
+    block 1), which the mempool also uses: a proposer can take the mempool's accounts
+    as they are, and a block's own time cannot be stretched to buy quota."""
     h = p.block.header
     params = registry.params
     accounts: dict[bytes, Account] = {}
@@ -104,7 +108,7 @@ def charge_block(p: Prepared, registry: Registry, read: Reader) -> tuple[dict[by
         if acct is None:
             acct = load_account(read(akey(env.sender)))
         try:
-            acct = charge(params, acct, env, p.kinds[i].spec.quota_cost, h.height, h.time)
+            acct = charge(params, acct, env, p.kinds[i].spec.quota_cost, h.height, prev_time)
         except TxError as e:
             raise block_error(i, e) from None
         accounts[env.sender] = acct
@@ -118,12 +122,12 @@ def execute(
     genesis: Genesis,
     store_read: Reader,
     conn: Any,
-    charged: Charged | None = None,
+    charged: Charged,
 ) -> Executed:
-    """Both phases; `charged` is phase 1's result if validation just computed it."""
+    """Phase 2, after phase 1's result (`charge_block`, computed by validation)."""
     h = p.block.header
     block = Overlay(store_read)
-    accounts, fees = charged or charge_block(p, registry, store_read)
+    accounts, fees = charged
     for pk, acct in accounts.items():
         block.put(akey(pk), dump_account(acct))
     if fees:

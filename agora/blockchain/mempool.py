@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agora.blockchain.account import Account, charge
+from agora.blockchain.account import NEW_ACCOUNT, Account, charge
 from agora.blockchain.kinds import Registered, Registry, tx_size
 from agora.blockchain.module import StateView
 from agora.blockchain.sigs import Verifier
@@ -33,6 +33,7 @@ class Entry:
     seq: int  # arrival order
     reg: Registered
     body: Any
+    acct: Account = NEW_ACCOUNT  # the sender's account after this tx (phase 1)
 
 
 class Mempool:
@@ -52,7 +53,6 @@ class Mempool:
         self.max_bytes = max_bytes
         self.by_hash: dict[bytes, Entry] = {}
         self._runs: dict[bytes, list[Entry]] = {}  # sender -> pending, nonce order
-        self._projected: dict[bytes, Account] = {}  # sender -> account after its run
         self._tails: list[tuple[int, int, bytes]] = []  # (fee, -seq, hash), lazy
         self._seq = 0
         self.bytes = 0
@@ -105,24 +105,25 @@ class Mempool:
 
     def _admit(self, entry: Entry, view: StateView) -> None:
         env = entry.tx.envelope
-        acct = self._projected.get(env.sender)
-        if acct is None:
+        run = self._runs.get(env.sender)
+        if run is None:
             acct = view.account(env.sender)
-        elif self._runs[env.sender][0].tx.envelope.nonce <= env.nonce <= acct.nonce:
-            raise TxError("bad_nonce", f"nonce {env.nonce} is already pending")
+        else:
+            acct = run[-1].acct
+            if run[0].tx.envelope.nonce <= env.nonce <= acct.nonce:
+                raise TxError("bad_nonce", f"nonce {env.nonce} is already pending")
         params = self._registry.params
-        acct = charge(params, acct, env, entry.reg.spec.quota_cost, view.height, view.time_ms)
+        entry.acct = charge(params, acct, env, entry.reg.spec.quota_cost, view.height, view.time_ms)
         entry.reg.module.check(entry.tx, entry.body, view)
         self._make_room(entry)
         self._seq += 1
         entry.seq = self._seq
-        self._insert(entry, acct)
+        self._insert(entry)
 
-    def _insert(self, entry: Entry, acct: Account) -> None:
+    def _insert(self, entry: Entry) -> None:
         sender = entry.tx.envelope.sender
         self.by_hash[entry.hash] = entry
         self._runs.setdefault(sender, []).append(entry)
-        self._projected[sender] = acct
         self.bytes += entry.size
         heapq.heappush(self._tails, (entry.tx.envelope.fee, -entry.seq, entry.hash))
 
@@ -170,22 +171,11 @@ class Mempool:
         del self.by_hash[e.hash]
         self.bytes -= e.size
         if run:
+            # The accounts of the txs before it are still right: nothing to replay.
             prev = run[-1]
             heapq.heappush(self._tails, (prev.tx.envelope.fee, -prev.seq, prev.hash))
-            self._projected[sender] = self._replay(sender, run)
         else:
             del self._runs[sender]
-            del self._projected[sender]
-
-    def _replay(self, sender: bytes, run: list[Entry]) -> Account:
-        view = self._view()
-        acct = view.account(sender)
-        for e in run:
-            cost = e.reg.spec.quota_cost
-            acct = charge(
-                self._registry.params, acct, e.tx.envelope, cost, view.height, view.time_ms
-            )
-        return acct
 
     # --- leaving
 
@@ -208,26 +198,25 @@ class Mempool:
             if e is not None:
                 self.bytes -= e.size
         runs, self._runs = self._runs, {}
-        self._projected = {}
         self._tails = []
         view = self._view()
         params = self._registry.params
         for sender, run in runs.items():
+            if not any(e.hash in self.by_hash for e in run):
+                continue  # the usual case: the whole run was included
             acct = view.account(sender)
             for e in run:
                 if e.hash not in self.by_hash:
                     continue  # included
-                env = e.tx.envelope
+                cost = e.reg.spec.quota_cost
                 try:
-                    acct = charge(
-                        params, acct, env, e.reg.spec.quota_cost, view.height, view.time_ms
-                    )
+                    after = charge(params, acct, e.tx.envelope, cost, view.height, view.time_ms)
                     e.reg.module.check(e.tx, e.body, view)
                 except TxError:
-                    self._drop(e)
+                    self._drop(e)  # and the rest of the run fails on its nonce
                     continue
+                e.acct = acct = after
                 self._runs.setdefault(sender, []).append(e)
-                self._projected[sender] = acct
         for run in self._runs.values():
             t = run[-1]
             self._tails.append((t.tx.envelope.fee, -t.seq, t.hash))

@@ -83,11 +83,18 @@ class Verifier:
         results = self._run([items[i] for i in todo])
         for i, good in zip(todo, results, strict=True):
             ok[i] = good
-            if good:
-                self.remember(hashes[i])
+        self._remember_all([hashes[i] for i, good in zip(todo, results, strict=True) if good])
         with self._lock:
             self.verified += len(todo)
         return ok
+
+    def _remember_all(self, hashes: Sequence[bytes]) -> None:
+        with self._lock:
+            cache = self._cache
+            for h in hashes:
+                cache[h] = None
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
 
     def submit(
         self, hashes: Sequence[bytes], items: Sequence[tuple[bytes, bytes, bytes]]
@@ -105,9 +112,7 @@ class Verifier:
         self, hashes: Sequence[bytes], items: Sequence[tuple[bytes, bytes, bytes]]
     ) -> list[bool]:
         results = verify_chunk(items)
-        for h, good in zip(hashes, results, strict=True):
-            if good:
-                self.remember(h)
+        self._remember_all([h for h, good in zip(hashes, results, strict=True) if good])
         with self._lock:
             self.verified += len(items)
         return results

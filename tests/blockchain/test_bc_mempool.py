@@ -155,3 +155,59 @@ def test_included_elsewhere_and_order_kept(driver: Driver, users: Keys) -> None:
     r = driver.commit(driver.propose())
     assert len(r.tx_hashes) == 5 and len(c.mempool) == 0
     assert r.results == [("ok", "")] * 5
+
+
+def test_builder_accounts_match_phase_one_on_another_node(
+    genesis: Genesis, vals: Keys, users: Keys
+) -> None:
+    from agora.blockchain.executor import charge_block, prepare
+
+    small = msgspec.structs.replace(
+        genesis, params=msgspec.structs.replace(PARAMS, max_block_bytes=4000)
+    )
+    a = Chain.open(":memory:", small)
+    b = Chain.open(":memory:", small)
+    da, db = Driver(a, vals), Driver(b, vals)
+    for step in range(3):
+        txs = [
+            transfer(u, step * 3 + n, pk(users[5]), fee=1 + n) for u in users[:4] for n in (1, 2, 3)
+        ]
+        a.mempool.add_batch(txs)
+        block = da.propose()
+        assert 0 < len(block.txs) < len(txs) + len(a.mempool)  # the byte budget cut runs
+        b.validate_block(block)
+        p = prepare(block, b.registry, b.verifier, allow_erased=False)
+        cached = a._prepared
+        assert cached is not None and cached[2] == charge_block(
+            p, b.registry, b.store.state.get, b.time_ms
+        )
+        commit = da.sign_commit(block)
+        ra = a.commit_block(block, commit)
+        rb = b.commit_block(block, commit)
+        da.last_commit = db.last_commit = commit
+        assert ra.state_root == rb.state_root
+        # Leftovers go into the next block, still in nonce order.
+        while len(a.mempool):
+            blk = da.propose()
+            c = da.sign_commit(blk)
+            assert a.commit_block(blk, c).state_root == b.commit_block(blk, c).state_root
+            da.last_commit = db.last_commit = c
+    a.close()
+    b.close()
+
+
+def test_recheck_drops_the_rest_of_a_run_after_a_failure(driver: Driver, users: Keys) -> None:
+    from agora.blockchain.block import Block, tx_root
+
+    c = driver.chain
+    a, to = users[0], pk(users[1])
+    run = [transfer(a, 1, to, amount=600_000), transfer(a, 2, to, amount=600_000)]
+    run.append(transfer(a, 3, to, amount=1))
+    for t in run:
+        c.mempool.add(t)  # each checked against the committed balance of 1,000,000
+    block = driver.propose()
+    h = msgspec.structs.replace(block.header, tx_root=tx_root([tx_hash(run[0])]))
+    driver.commit(Block(h, [run[0]], None, []))
+    # Nonce 2 can no longer pay 600,000, and nonce 3 would follow a hole: both go.
+    assert len(c.mempool) == 0
+    c.mempool.add(transfer(a, 2, to, amount=10))
