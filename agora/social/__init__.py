@@ -1,0 +1,1 @@
+"""The social application: tx kinds on the chain, the SQLite index, queries, RPC and CLI."""

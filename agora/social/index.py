@@ -1,0 +1,146 @@
+"""Writing the social index, inside the block's SQLite transaction (`ctx.db`).
+
+Nothing here is in the state root; it must still be the same on every node,
+including one that synced blocks whose bodies were already erased: such a post
+becomes a row exactly like a deleted one (see `tombstone` and `delete_post`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+
+from agora.social import schema as sc
+
+HOUR_MS = 3_600_000
+
+
+class IndexWriter:
+    """The module's writer side. Keeps the FTS shard layout in memory (reloaded per
+    block); which shard holds a post is a local layout detail, never a query result."""
+
+    def __init__(self) -> None:
+        self._height = -1
+        self._los: list[int] = []  # first seq of each shard, ascending; shard k = index k
+        self._n = 0  # posts in the last shard
+
+    # --- accounts
+
+    def account(self, c: sqlite3.Connection, key: bytes, seq: int) -> int:
+        row = c.execute("SELECT id FROM social_accounts WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        cur = c.execute("INSERT INTO social_accounts (key, since) VALUES (?, ?)", (key, seq))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def set_profile(self, c: sqlite3.Connection, aid: int, **change: str | None) -> None:
+        """Change some of handle (None: none), name, bio, avatar; keep their FTS row in step."""
+        oh, on, ob, oa = c.execute(
+            "SELECT handle, name, bio, avatar FROM social_accounts WHERE id = ?", (aid,)
+        ).fetchone()
+        nh = change.get("handle", oh)
+        nn, nb, na = (change.get(f, o) for f, o in (("name", on), ("bio", ob), ("avatar", oa)))
+        c.execute(
+            "UPDATE social_accounts SET handle = ?, name = ?, bio = ?, avatar = ? WHERE id = ?",
+            (nh, nn, nb, na, aid),
+        )
+        old, new = (oh or "", on, ob), (nh or "", nn, nb)
+        if old == new:
+            return
+        # Contentless FTS: a row is removed by giving back exactly what was inserted.
+        if any(old):
+            c.execute(
+                "INSERT INTO social_profile_fts (social_profile_fts, rowid, handle, name, bio)"
+                " VALUES ('delete', ?, ?, ?, ?)",
+                (aid, *old),
+            )
+        if any(new):
+            c.execute(
+                "INSERT INTO social_profile_fts (rowid, handle, name, bio) VALUES (?, ?, ?, ?)",
+                (aid, *new),
+            )
+
+    # --- full-text shards
+
+    def _load(self, c: sqlite3.Connection, height: int) -> None:
+        if height == self._height:
+            return
+        self._height = height
+        self._los = [lo for _, lo in c.execute("SELECT k, lo FROM social_fts_shards ORDER BY k")]
+        row = c.execute(
+            "SELECT count(*) FROM social_posts WHERE seq >= ? AND kind = 0", (self._los[-1],)
+        ).fetchone()
+        self._n = int(row[0])
+
+    def _shard_for_new(self, c: sqlite3.Connection, seq: int) -> str:
+        self._load(c, seq >> 20)
+        if self._n >= sc.SHARD_POSTS:
+            k = len(self._los)
+            c.execute(sc.create_shard(k))
+            c.execute("INSERT INTO social_fts_shards (k, lo) VALUES (?, ?)", (k, seq))
+            self._los.append(seq)
+            self._n = 0
+        self._n += 1
+        return sc.fts_table(len(self._los) - 1)
+
+    def _shard_of(self, c: sqlite3.Connection, seq: int) -> str:
+        self._load(c, seq >> 20)
+        return sc.fts_table(bisect.bisect_right(self._los, seq) - 1)
+
+    def fts_add(self, c: sqlite3.Connection, seq: int, text: str, new: bool) -> None:
+        t = self._shard_for_new(c, seq) if new else self._shard_of(c, seq)
+        c.execute(f"INSERT INTO {t} (rowid, text) VALUES (?, ?)", (seq, text))
+
+    def fts_remove(self, c: sqlite3.Connection, seq: int, text: str, purge: bool) -> None:
+        t = self._shard_of(c, seq)
+        c.execute(f"INSERT INTO {t} ({t}, rowid, text) VALUES ('delete', ?, ?)", (seq, text))
+        if purge:  # rewrite the shard so that the words leave the file, not just the results
+            c.execute(f"INSERT INTO {t} ({t}) VALUES ('optimize')")
+
+    # --- hashtags
+
+    def tags_add(self, c: sqlite3.Connection, seq: int, time_ms: int, tags: list[str]) -> None:
+        hour = time_ms // HOUR_MS
+        for tag in tags:
+            c.execute("INSERT INTO social_tags (tag, seq) VALUES (?, ?)", (tag, seq))
+            c.execute(
+                "INSERT INTO social_tag_totals (tag, n) VALUES (?, 1)"
+                " ON CONFLICT (tag) DO UPDATE SET n = n + 1",
+                (tag,),
+            )
+            c.execute(
+                "INSERT INTO social_tag_hours (hour, tag, n) VALUES (?, ?, 1)"
+                " ON CONFLICT (hour, tag) DO UPDATE SET n = n + 1",
+                (hour, tag),
+            )
+
+    def tags_remove(self, c: sqlite3.Connection, seq: int, time_ms: int, tags: list[str]) -> None:
+        """`time_ms` is when they were added (the bucket they were counted in)."""
+        hour = time_ms // HOUR_MS
+        for tag in tags:
+            c.execute("DELETE FROM social_tags WHERE tag = ? AND seq = ?", (tag, seq))
+            for table, where, args in (
+                ("social_tag_totals", "tag = ?", (tag,)),
+                ("social_tag_hours", "hour = ? AND tag = ?", (hour, tag)),
+            ):
+                c.execute(f"UPDATE {table} SET n = n - 1 WHERE {where}", args)
+                c.execute(f"DELETE FROM {table} WHERE {where} AND n <= 0", args)
+
+    # --- notifications
+
+    def notify(
+        self,
+        c: sqlite3.Connection,
+        nid: int,
+        recipient: int,
+        kind: int,
+        actor: int,
+        subject: int | None,
+        time_ms: int,
+    ) -> None:
+        c.execute(
+            "INSERT INTO social_notifications (id, recipient, kind, actor, subject, time)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (nid, recipient, kind, actor, subject, time_ms),
+        )
