@@ -40,6 +40,7 @@ def _blocks(height: int) -> list[bytes]:
 class Driver:
     def __init__(self, home: Path, seed: int, use_wal: bool) -> None:
         self.rng = random.Random(seed)
+        self.signed: list[tuple[int, int, int, str, str]] = []  # what show() printed
         self.height_file = home / "height"
         self.wal: Wal = FileWal(home / "wal") if use_wal else MemoryWal()
         height = int(self.height_file.read_text()) if self.height_file.exists() else 0
@@ -48,12 +49,16 @@ class Driver:
         self.pending: list[act.Action] = []
         self.now = 0
 
-    def run(self) -> None:
-        print("READY", flush=True)
+    def run(self, max_steps: int | None = None, quiet: bool = False) -> None:
+        self.quiet = quiet
+        if not quiet:
+            print("READY", flush=True)
         self.apply(self.core.start(0))
         began = time.monotonic()
-        while time.monotonic() - began < MAX_SECONDS:
+        steps = 0
+        while time.monotonic() - began < MAX_SECONDS and steps != max_steps:
             self.now += 10
+            steps += 1
             self.step()
 
     def step(self) -> None:
@@ -117,7 +122,9 @@ class Driver:
             fields = (m.height, m.round, 0, m.block_id.hex(), m.signature.hex())
         else:
             return
-        print("SIGNED", *fields, flush=True)
+        self.signed.append(fields)
+        if not self.quiet:
+            print("SIGNED", *fields, flush=True)
 
 
 def main(argv: list[str]) -> None:

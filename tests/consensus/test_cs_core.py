@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import nacl.signing
 import pytest
@@ -21,6 +22,7 @@ from agora.consensus_client import actions as act
 from agora.consensus_client.core import Core
 from agora.consensus_client.timeouts import ConsensusParams
 from agora.consensus_client.types import Proposal, Step, Timeout, VoteMsg, sign_proposal
+from agora.consensus_client.wal_crash_child import Driver
 from agora.errors import LocalError, RemoteError
 
 CHAIN = "agora-core-test"
@@ -416,3 +418,19 @@ def test_misuse_is_a_local_error() -> None:
 
 def _fields(s: object) -> dict[str, object]:
     return {f: getattr(s, f) for f in s.__struct_fields__}  # type: ignore[attr-defined]
+
+
+# -- random traffic ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_traffic_never_double_signs_or_breaks(seed: int, tmp_path: Path) -> None:
+    """The SIGKILL test's driver, in process: random proposals, votes, timeouts and app
+    answers (some blocks invalid) from three other validators; the core must keep going."""
+    driver = Driver(tmp_path, seed, use_wal=True)
+    driver.run(max_steps=1500, quiet=True)
+    slots: dict[tuple[int, int, int], str] = {}
+    for h, r, kind, block_id, _sig in driver.signed:
+        assert slots.setdefault((h, r, kind), block_id) == block_id
+    assert len(slots) > 20
+    assert driver.core.height > 1 or driver.core.round > 3  # it made progress
