@@ -434,3 +434,41 @@ def test_random_traffic_never_double_signs_or_breaks(seed: int, tmp_path: Path) 
         assert slots.setdefault((h, r, kind), block_id) == block_id
     assert len(slots) > 20
     assert driver.core.height > 1 or driver.core.round > 3  # it made progress
+
+
+def test_far_future_messages_are_not_held_but_say_we_are_behind() -> None:
+    core = non_proposer(0)
+    out = core.on_vote(vote(others(core)[0], 0, PV, NIL, height=5), 1)
+    assert of(out, act.CatchUp) == [act.CatchUp(1)]
+    assert list(core._future) == []  # only the next height is held
+    # Asked again only once per gossip period, on the gossip tick.
+    assert of(core.on_vote(vote(others(core)[1], 0, PV, NIL, height=6), 2), act.CatchUp) == []
+    out = core.on_timeout(Timeout(1, 0, Step.GOSSIP), PARAMS.gossip_ms + 1)
+    assert of(out, act.CatchUp) == [act.CatchUp(1)]
+
+
+def test_pre_verified_messages_skip_the_signature_check() -> None:
+    core = non_proposer(0)
+    v = vote(others(core)[0], 0, PV, NIL)
+    forged = Vote(v.chain_id, v.height, v.round, v.type, v.block_id, v.validator, bytes(64))
+    core.on_vote(forged, 1, verified=True)  # the shell vouched for it
+    assert core.hs.votes.round_power(0) == 1
+
+
+def test_decided_for_another_height_is_ignored() -> None:
+    core = non_proposer(0)
+    bid = sha256(b"b")
+    commit = make_commit(vote(i, 0, PC, bid, height=2) for i in others(core))
+    assert core.on_decided(b"b", commit, 1) == []
+    assert core.height == 1 and core.step == Step.PROPOSE
+
+
+def test_gossip_tick_resends_the_round() -> None:
+    core = non_proposer(0)
+    out = core.on_timeout(Timeout(1, 0, Step.PROPOSE), 1000)  # prevotes nil
+    (mine,) = sent_votes(out, core)
+    core.on_vote(vote(others(core)[0], 0, PV, NIL), 1001)
+    out = core.on_timeout(Timeout(1, 0, Step.GOSSIP), 1500)
+    again = [a.msg.vote for a in of(out, act.Broadcast) if isinstance(a.msg, VoteMsg)]
+    assert mine in again and len(again) == 2  # ours and the one we hold from a peer
+    assert [a.timeout for a in of(out, act.ScheduleTimeout)] == [Timeout(1, 0, Step.GOSSIP)]
