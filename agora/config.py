@@ -133,14 +133,23 @@ def save_config(config: Config, path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write a file so that a crash leaves either the old or the new content."""
+    """Write a file so that a crash leaves either the old or the new content.
+
+    The data goes to a temporary file that is fsynced and renamed over `path`;
+    then the directory is fsynced so the rename itself is durable.
+    """
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        os.write(fd, data)
+        with memoryview(data) as view:
+            while view:
+                view = view[os.write(fd, view) :]  # a write may be short
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

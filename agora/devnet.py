@@ -17,8 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agora.blockchain.genesis import make_dev_genesis
 from agora.config import Home, write_atomic
 from agora.errors import LocalError
+from agora.node_home import HomeSpec, init_home
+from agora.peer_net.identity import NodeKey
 
 
 @dataclass
@@ -144,3 +147,44 @@ def log_tail(home: str, lines: int = 15) -> str:
             return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
     except OSError:
         return ""
+
+
+def create(root: Path, n: int, base_port: int, chain_id: str = "agora-devnet") -> list[NodeEntry]:
+    """N homes under `root` sharing one genesis whose validators are all N nodes.
+
+    node0 is the bootstrap node of the others; the faucet is funded.
+    """
+    if n < 1:
+        raise LocalError("a devnet has at least one node", code="bad_devnet")
+    ports = plan_ports(n, base_port)
+    validators = [NodeKey.generate() for _ in range(n)]
+    genesis = make_dev_genesis(chain_id, [v.node_id for v in validators])
+    nodes = []
+    for i, ((p2p, rpc), vkey) in enumerate(zip(ports, validators, strict=True)):
+        name = f"node{i}"
+        spec = HomeSpec(
+            name=name,
+            p2p=f"127.0.0.1:{p2p}",
+            rpc=f"127.0.0.1:{rpc}",
+            bootstrap=[] if i == 0 else [f"127.0.0.1:{ports[0][0]}"],
+            validator=True,
+        )
+        init_home(root / name, spec, genesis=genesis, validator_key=vkey)
+        nodes.append(NodeEntry(name, str(root / name), spec.p2p, spec.rpc))
+    save_nodes(root / "nodes.json", nodes)
+    return nodes
+
+
+def still_running(nodes: list[NodeEntry]) -> list[NodeEntry]:
+    """Nodes whose recorded pid is alive (a devnet that was not stopped cleanly)."""
+    out = []
+    for node in nodes:
+        if node.pid > 0:
+            try:
+                os.kill(node.pid, 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass  # alive, owned by someone else
+            out.append(node)
+    return out

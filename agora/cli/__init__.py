@@ -18,8 +18,11 @@ def _register() -> None:
     from agora.cli import (
         bench,  # noqa: F401
         bench_ingest,  # noqa: F401
+        bench_p2p,  # noqa: F401
+        devnet,  # noqa: F401
+        node,  # noqa: F401
+        sim,  # noqa: F401
     )
-    from agora.cli import sim  # noqa: F401
 
 
 _register()

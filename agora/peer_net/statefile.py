@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import msgspec
 
+from agora.config import write_atomic
 from agora.errors import LocalError
 from agora.logs import Log
 
@@ -26,22 +27,11 @@ _log = Log("agora.peer_net.state")
 
 
 def write_json_atomic(path: Path, value: object) -> None:
+    """`config.write_atomic` of the JSON encoding; a failure is `state_unwritable`."""
     data = msgspec.json.encode(value)
-    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, data)
     except OSError as e:
         raise LocalError(f"cannot write {path}: {e}", code="state_unwritable") from None
 

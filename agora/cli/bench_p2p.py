@@ -1,0 +1,27 @@
+"""`agora bench p2p`: the whole peer_net path against plain asyncio streams."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from agora.cli.bench import bench
+
+
+@bench.command("p2p")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON result line.")
+@click.option("--quick", is_flag=True, help="A tiny run (for tests): the numbers mean little.")
+def p2p(as_json: bool, quick: bool) -> None:
+    """Measure peer_net throughput, round trip and handshakes against plain streams.
+
+    The last line printed is one JSON object with p2p_msgs_per_s_256,
+    plain_msgs_per_s_256, ratio_256, p2p_msgs_per_s_1024, plain_msgs_per_s_1024,
+    ratio_1024, rtt_us_p50 and handshakes_per_s."""
+    from agora.peer_net.bench import run
+
+    def progress(msg: str) -> None:
+        if not as_json:
+            click.echo(f"… {msg}", err=True)
+
+    click.echo(json.dumps(run(quick=quick, progress=progress)))
