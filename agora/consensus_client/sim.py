@@ -191,7 +191,10 @@ class Simulation:
             elif isinstance(a, act.PersistSigned):
                 n.wal.append(a.entry)
             elif isinstance(a, act.BuildBlock):
-                bad = self.rng.random() < self.plan.invalid_block
+                # An invalid block makes its builder faulty for that round: only a
+                # builder with less than a third of the power may be.
+                faulty_ok = 3 * n.power < self.valset.total_power
+                bad = self.rng.random() < self.plan.invalid_block and faulty_ok
                 block = make_block(self.rng, a.height, n.idx, bad)
                 reply = (a.height, a.round, block)
                 self._push(self.now + self.rng.randint(1, 20), BUILT, n.idx, n.epoch, reply)
