@@ -57,10 +57,13 @@ class SimResult:
     digest: str = ""
     rounds: dict[int, int] = field(default_factory=dict)  # decided round -> heights
 
+    powers: str = ""  # as given on the command line, if given
+
     def replay_command(self) -> str:
+        powers = f" --powers {self.powers}" if self.powers else ""
         return (
             f"agora sim --seeds 1 --start {self.seed} --nodes {self.nodes} "
-            f"--heights {self.heights} --verbose"
+            f"--heights {self.heights}{powers} --verbose"
         )
 
 
@@ -209,4 +212,5 @@ class Checker:
             plan=sim.plan.describe(),
             digest=digest,
             rounds=rounds,
+            powers=",".join(map(str, sim.cfg.powers)) if sim.cfg.powers else "",
         )
