@@ -63,18 +63,20 @@ class IndexWriter:
 
     # --- full-text shards
 
-    def _load(self, c: sqlite3.Connection, height: int) -> None:
-        if height == self._height:
+    def _load(self, c: sqlite3.Connection, seq: int) -> None:
+        """Once per block: the shards, and how many posts the last one holds before `seq`."""
+        if seq >> 20 == self._height:
             return
-        self._height = height
+        self._height = seq >> 20
         self._los = [lo for _, lo in c.execute("SELECT k, lo FROM social_fts_shards ORDER BY k")]
         row = c.execute(
-            "SELECT count(*) FROM social_posts WHERE seq >= ? AND kind = 0", (self._los[-1],)
+            "SELECT count(*) FROM social_posts WHERE seq >= ? AND seq < ? AND kind = 0",
+            (self._los[-1], seq),
         ).fetchone()
         self._n = int(row[0])
 
     def _shard_for_new(self, c: sqlite3.Connection, seq: int) -> str:
-        self._load(c, seq >> 20)
+        self._load(c, seq)
         if self._n >= sc.SHARD_POSTS:
             k = len(self._los)
             c.execute(sc.create_shard(k))
@@ -85,7 +87,10 @@ class IndexWriter:
         return sc.fts_table(len(self._los) - 1)
 
     def _shard_of(self, c: sqlite3.Connection, seq: int) -> str:
-        self._load(c, seq >> 20)
+        if not self._los:
+            self._los = [
+                lo for _, lo in c.execute("SELECT k, lo FROM social_fts_shards ORDER BY k")
+            ]
         return sc.fts_table(bisect.bisect_right(self._los, seq) - 1)
 
     def fts_add(self, c: sqlite3.Connection, seq: int, text: str, new: bool) -> None:
