@@ -55,7 +55,7 @@ class Membership:
         net.log.info(
             "peer_disconnected",
             node=net.key.short,
-            peer=pid or (pc.info.identity_key if pc.info else None),
+            peer=pid or (pc.conn.peer.identity_key if pc.conn.peer else None),
             addr=format_addr(*link.addr),
             inbound=link.inbound,
             reason=reason,
@@ -161,13 +161,16 @@ class Membership:
         net = self.net
         pc = net.by_addr.get(addr)
         pid = pc.peer_id if pc is not None else None
+        if pid is None and pc is not None and pc.conn.peer is not None:
+            # it proved who it is, then broke the protocol in the same read
+            pid = pc.conn.peer.identity_key
         if isinstance(err, RemoteError) and err.penalty > 0:
             self.misbehaved(pid, addr[0], err, net.clock())
             return
         net.log.info(
             "connection_error",
             node=net.key.short,
-            peer=pid or (pc.info.identity_key if pc is not None and pc.info else None),
+            peer=pid,
             addr=format_addr(*addr),
             reason=err.code,
             message=err.message,

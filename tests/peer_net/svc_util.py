@@ -133,9 +133,7 @@ class Records(logging.Handler):
 
     def find(self, event: str, **match: Any) -> list[dict[str, Any]]:
         return [
-            f
-            for e, f in self.items
-            if e == event and all(f.get(k) == v for k, v in match.items())
+            f for e, f in self.items if e == event and all(f.get(k) == v for k, v in match.items())
         ]
 
 
