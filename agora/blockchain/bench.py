@@ -33,7 +33,7 @@ from agora.blockchain.chain import Chain
 from agora.blockchain.core_module import Transfer
 from agora.blockchain.devchain import BLOCK_MS, Driver, dev_genesis, dev_keys
 from agora.blockchain.genesis import Params
-from agora.blockchain.sigs import Verifier, verify_chunk
+from agora.blockchain.sigs import verify_chunk
 from agora.blockchain.tx import (
     TX_DOMAIN,
     Tx,
@@ -41,7 +41,6 @@ from agora.blockchain.tx import (
     decode_tx,
     encode_tx,
     make_tx,
-    tx_hash_parts,
 )
 from agora.codec import encode
 
@@ -125,7 +124,6 @@ def run_pipeline(
     total_time = commit_time = 0.0
     per_size: dict[str, list[float]] = {}  # size -> [txs, seconds]
     n_txs = 0
-    pending: list[Any] = []
     decoded: list[Tx] | None = None
     try:
         for i, raw in enumerate(blocks):
@@ -133,13 +131,10 @@ def run_pipeline(
             txs = decoded if decoded is not None else [decode_tx(b) for b in raw]
             decoded = None
             if overlapped and i + 1 < len(blocks):
-                # The next burst arrives while this block is processed: decode it and
-                # start verifying it on the pool now.
+                # The next burst arrives while this block is admitted, built and
+                # committed: its signatures are verified on the pool meanwhile.
                 decoded = [decode_tx(b) for b in blocks[i + 1]]
-                ahead = _prefetch(chain.verifier, decoded)
-            for f in pending:
-                f.result()  # this burst's signatures, verified in the background
-            pending = ahead if decoded is not None else []
+                chain.mempool.prefetch(decoded)
             refused = [r for r in chain.mempool.add_batch(txs) if isinstance(r, TxError)]
             if refused:
                 raise AssertionError(f"bench txs refused: {refused[:3]}")
@@ -157,8 +152,6 @@ def run_pipeline(
             acc = per_size.setdefault(str(len(raw)), [0.0, 0.0])
             acc[0] += len(raw)
             acc[1] += t2 - t0
-        for f in pending:
-            f.result()
     finally:
         chain.close()
     return PipelineResult(
@@ -166,15 +159,6 @@ def run_pipeline(
         {k: round(n / t) for k, (n, t) in per_size.items()},
         commit_time * 1000 / (n_txs / 1000),
     )
-
-
-def _prefetch(verifier: Verifier, txs: list[Tx]) -> list[Any]:
-    """What the network side does with a burst that arrives while a block commits."""
-    envs = [encode(t.envelope) for t in txs]
-    pairs = list(zip(txs, envs, strict=True))
-    hashes = [tx_hash_parts(e, t.signature) for t, e in pairs]
-    items = [(t.envelope.sender, TX_DOMAIN + e, t.signature) for t, e in pairs]
-    return list(verifier.submit(hashes, items))
 
 
 def run(

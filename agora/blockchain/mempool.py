@@ -72,6 +72,16 @@ class Mempool:
             raise r
         return r
 
+    def prefetch(self, txs: Sequence[Tx]) -> None:
+        """Start verifying a burst's signatures on the pool and return at once, so that
+        they are checked while this thread does other work (executing a block); the
+        `add_batch` of the same txs then finds them verified (or waits for them)."""
+        envs = [encode(t.envelope) for t in txs]
+        pairs = list(zip(txs, envs, strict=True))
+        hashes = [tx_hash_parts(e, t.signature) for t, e in pairs]
+        items = [(t.envelope.sender, TX_DOMAIN + e, t.signature) for t, e in pairs]
+        self._verifier.submit(hashes, items)
+
     def add_batch(self, txs: Sequence[Tx]) -> list[bytes | TxError]:
         """Admit a burst: signatures are verified together on the thread pool."""
         out: list[bytes | TxError] = []

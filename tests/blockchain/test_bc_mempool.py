@@ -211,3 +211,14 @@ def test_recheck_drops_the_rest_of_a_run_after_a_failure(driver: Driver, users: 
     # Nonce 2 can no longer pay 600,000, and nonce 3 would follow a hole: both go.
     assert len(c.mempool) == 0
     c.mempool.add(transfer(a, 2, to, amount=10))
+
+
+def test_prefetch_verifies_in_the_background_once(chain: Chain, users: Keys) -> None:
+    txs = [transfer(users[i % 4], i // 4 + 1, pk(users[5])) for i in range(56)]  # 14 each
+    bad = msgspec.structs.replace(txs[-1], signature=bytes(64))
+    burst = [*txs[:-1], bad]
+    chain.mempool.prefetch(burst)
+    results = chain.mempool.add_batch(burst)
+    assert chain.verifier.verified == 56  # each signature checked once, in the background
+    assert isinstance(results[-1], TxError) and results[-1].code == "bad_signature"
+    assert all(isinstance(r, bytes) for r in results[:-1])
