@@ -16,12 +16,14 @@ def main() -> None:
 def _register() -> None:
     # Imported for their side effect of adding commands to `main`.
     from agora.cli import (
+        account,  # noqa: F401
         bench,  # noqa: F401
         bench_ingest,  # noqa: F401
         bench_p2p,  # noqa: F401
         devnet,  # noqa: F401
         node,  # noqa: F401
         sim,  # noqa: F401
+        social,  # noqa: F401
     )
 
 
