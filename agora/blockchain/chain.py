@@ -33,7 +33,7 @@ from agora.blockchain.genesis import Genesis, check_genesis
 from agora.blockchain.kinds import Registry
 from agora.blockchain.mempool import Mempool
 from agora.blockchain.module import Event, Module, StateView
-from agora.blockchain.schema import MAX_BLOCK_TXS, migrate
+from agora.blockchain.schema import migrate
 from agora.blockchain.sigs import Verifier
 from agora.blockchain.state import next_root
 from agora.blockchain.store import Head, Store
@@ -90,8 +90,6 @@ class Chain:
 
         The core module is always there, first; `modules` add their kinds and tables."""
         check_genesis(genesis)
-        if genesis.params.max_block_txs > MAX_BLOCK_TXS:
-            raise LocalError(f"max_block_txs is at most {MAX_BLOCK_TXS}", code="bad_genesis")
         mods: list[Module] = [CoreModule(), *(m for m in modules if m.name != "core")]
         registry = Registry(genesis, mods)
         store = Store(path, synchronous)

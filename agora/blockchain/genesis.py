@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import msgspec
 import nacl.signing
 
+from agora.blockchain.schema import MAX_BLOCK_TXS
 from agora.blockchain.tx import MAX_INT
 from agora.blockchain.votes import Validator, ValidatorSet
 from agora.errors import RemoteError
@@ -124,6 +125,8 @@ def check_genesis(g: Genesis) -> Genesis:
             raise _bad(f"params.{name} out of range")
     if min(p.max_block_bytes, p.max_block_txs, p.max_tx_bytes, p.quota_window_ms) < 1:
         raise _bad("block and tx limits and the quota window must be positive")
+    if p.max_block_txs > MAX_BLOCK_TXS:
+        raise _bad(f"params.max_block_txs is at most {MAX_BLOCK_TXS}")
     return g
 
 

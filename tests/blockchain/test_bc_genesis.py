@@ -70,6 +70,7 @@ def test_module_params() -> None:
         (lambda d: d["balances"].append(dict(d["balances"][0])), "bad_genesis"),
         (lambda d: d["balances"][0].update(amount=-1), "bad_genesis"),
         (lambda d: d["params"].update(max_block_txs=0), "bad_genesis"),
+        (lambda d: d["params"].update(max_block_txs=2**20 + 1), "bad_genesis"),
         (lambda d: d["params"].update(unknown=1), "bad_genesis"),
         (lambda d: d.update(extra=1), "bad_genesis"),
         (lambda d: d.update(genesis_time="now"), "bad_genesis"),
