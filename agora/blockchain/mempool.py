@@ -63,6 +63,12 @@ class Mempool:
     def __contains__(self, tx_hash: object) -> bool:
         return tx_hash in self.by_hash
 
+    def pending_nonce(self, sender: bytes) -> int:
+        """The highest nonce `sender` has waiting here (0: none), for clients that sign
+        several txs before a block."""
+        run = self._runs.get(sender)
+        return run[-1].tx.envelope.nonce if run else 0
+
     # --- entry
 
     def add(self, tx: Tx) -> bytes:

@@ -127,6 +127,19 @@ class Reader:
             _evidence.decode(row[3]),
         )
 
+    def get_results(self, height: int) -> list[tuple[str, str]]:
+        """(code, message) of each tx of block `height`, in block order."""
+        base = height << TX_ID_BITS
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT code, message FROM txs WHERE id >= ? AND id < ? ORDER BY id",
+                (base, base + (1 << TX_ID_BITS)),
+            )
+            .fetchall()
+        )
+        return [(str(c), str(m)) for c, m in rows]
+
     def get_commit(self, height: int) -> Commit | None:
         """The commit that made block `height` final, as this node received it."""
         q = "SELECT seen_commit FROM blocks WHERE height = ?"

@@ -94,6 +94,7 @@ def test_reader_lookups(tmp_path: Path, genesis: Genesis, vals: Keys, users: Key
     b2 = reader.get_block(2)
     assert b2 is not None
     assert verify_proof(b2.header.tx_root, info.hash, info.proof)
+    assert reader.get_results(2) == [("ok", "")] and reader.get_results(5) == []
     page = reader.txs_by_sender(pk(users[0]), limit=2)
     assert [i.tx.envelope.nonce for i in page] == [1, 2]
     more = reader.txs_by_sender(pk(users[0]), after_nonce=2)

@@ -59,6 +59,7 @@ def test_entry_checks_with_pending_runs(chain: Chain, users: Keys) -> None:
         assert snapshot(m) == before
     m.add(cases[-1][0])
     assert len(m) == 2
+    assert m.pending_nonce(a.verify_key.encode()) == 2 and m.pending_nonce(b"\x00" * 32) == 0
 
 
 def test_quota_counts_pending_txs(chain: Chain, users: Keys) -> None:
