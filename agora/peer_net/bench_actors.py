@@ -129,9 +129,10 @@ class Sender:
         return out
 
 
-def _side(
-    settings: NetSettings,
-) -> tuple[PeerNet, spsc.Receiver[NetEvent], spsc.Sender[NetCommand], spsc.Receiver[NetCommand]]:  # noqa: E501
+Side = tuple[PeerNet, spsc.Receiver[NetEvent], spsc.Sender[NetCommand], spsc.Receiver[NetCommand]]
+
+
+def _side(settings: NetSettings) -> Side:
     ev_tx: spsc.Sender[NetEvent]
     ev_rx: spsc.Receiver[NetEvent]
     ev_tx, ev_rx = spsc.channel(CHANNEL, NetEvent, "bench-events")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from agora.errors import LocalError, RemoteError
 from agora.peer_net.addr import normalize_addr
 from agora.peer_net.codes import PacketCode
+from agora.peer_net.connection import State
 from agora.peer_net.handlers import TABLE, Kind
 from agora.peer_net.messages import (
     Broadcast,
@@ -32,6 +33,7 @@ from agora.server import Server, Timer
 if TYPE_CHECKING:
     from agora.peer_net.service import PeerNet
 
+_READY = State.READY
 ANNOUNCEMENTS = frozenset(c for c, s in TABLE.items() if s.kind is Kind.ANNOUNCEMENT and s.gossip)
 
 
@@ -43,12 +45,16 @@ class Commands:
 
     def handle(self, msg: object, server: Server) -> None:
         net = self.net
-        if isinstance(msg, SendTo):  # the hot one first
-            if msg.code not in ANNOUNCEMENTS:
-                raise LocalError(f"SendTo with code {msg.code}", code="not_an_announcement")
+        if type(msg) is SendTo:  # the hot one first, with PeerConn.send inlined
+            code = msg.code
+            if code not in ANNOUNCEMENTS:
+                raise LocalError(f"SendTo with code {code}", code="not_an_announcement")
             pc = net.conns.get(msg.peer_id)
-            if pc is not None and pc.send(msg.code, msg.body):
+            if pc is not None and pc.conn.state is _READY and pc.conn.send_packet(code, msg.body):
                 net.packets_out += 1
+                if not pc.dirty:
+                    pc.dirty = True
+                    net.mark_dirty(pc)
             else:
                 net.dropped_out += 1
         elif isinstance(msg, Broadcast):

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from raw_peer import RawPeer
 from svc_util import FAST, TNode, arun, records, running, until
 
-from agora.peer_net.messages import RequestFailed, Response
+from agora.peer_net.messages import Disconnect, RequestFailed, Response
 from agora.peer_net.peers import PeerLimits
 
 
@@ -128,5 +128,23 @@ def test_a_handshake_that_never_finishes_is_timed_out(tmp_path: Path) -> None:
         hits = log.find("peer_misbehaved", reason="handshake_timeout", node=a.key.short)
         assert hits and hits[0]["ip"] == "127.0.0.1"
         assert log.find("peer_disconnected", reason="handshake_timeout")
+
+    arun(main())
+
+
+def test_an_actor_can_disconnect_a_peer_which_then_dials_back(tmp_path: Path) -> None:
+    async def main() -> None:
+        with records() as log:
+            a = TNode(tmp_path / "a")
+            async with running(a):
+                b = TNode(tmp_path / "b", bootstrap=(a.addr,))
+                async with running(b):
+                    await until(lambda: a.peer_ids() == {b.id}, 10)
+                    await until(lambda: b.id in a.actor.connected, 5)
+                    await a.actor.commands.send(Disconnect(b.id, "enough"))
+                    await until(lambda: b.id not in a.actor.connected, 5, "PeerDown")
+                    await until(lambda: bool(log.find("peer_goodbye", reason="enough")), 5)
+                    await until(lambda: a.peer_ids() == {b.id}, 10, "b dialed back")
+        assert log.find("peer_disconnected", node=a.key.short, reason="enough")
 
     arun(main())
