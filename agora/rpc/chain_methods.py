@@ -112,6 +112,7 @@ def register_chain_methods(
     they must only read: `mempool_size`, `catching_up`, `in_mempool(tx_hash)` (tx_get says
     `pending`) and `pending_nonce(sender)`, the highest nonce it has in the mempool (0: none)."""
     registry.errors.add_class(TX_REJECTED, TxError)
+    registry.errors.add(TX_REJECTED, "missing_body")  # listed in rpc_discover like the rest
     params = genesis.params
     vals = sorted(genesis.validators, key=lambda x: x.pub_key)
     validators = [v.ValidatorView(x.pub_key.hex(), x.power) for x in vals]
