@@ -131,6 +131,8 @@ class Core(CoreBase):
         if v.height > self.height:
             self._hold(v, v.validator, v.sign_bytes(), v.signature, verified)
             return
+        if self.hs.votes.holds(v):
+            return  # a re-sent copy of a vote already checked: skip the signature check
         self._check_sig(v.validator, v.sign_bytes(), v.signature, verified)
         if self._add_vote(v):
             self._rules(v.round)

@@ -86,6 +86,14 @@ class HeightVoteSet:
             self._round_power[vote.round] = self._round_power.get(vote.round, 0) + power
         return Added.NEW, None
 
+    def holds(self, vote: Vote) -> bool:
+        """This exact vote (signature included) is already counted."""
+        tally = self._tallies.get((vote.round, vote.type))
+        if tally is None:
+            return False
+        first = tally.votes.get(vote.validator)
+        return first == vote or vote in tally.extra.get(vote.validator, ())
+
     def majority(self, round: int, type: int) -> bytes | None:
         """The block id (NIL included) with +2/3 of the power, if any."""
         tally = self._tallies.get((round, type))

@@ -26,7 +26,7 @@ def test_seed_is_safe_and_live(seed: int) -> None:
 
 
 def test_runs_with_given_powers_and_more_nodes() -> None:
-    for seed in range(5):
+    for seed in range(3):
         r = run_seed(seed, powers=[3, 1, 2, 2, 1, 1, 4])
         assert r.ok, f"{r.failures} replay with: {r.replay_command()}"
         assert "--powers 3,1,2,2,1,1,4" in r.replay_command()
@@ -35,11 +35,11 @@ def test_runs_with_given_powers_and_more_nodes() -> None:
 
 def test_the_equivocator_is_caught() -> None:
     caught = 0
-    for seed in range(40):
+    for seed in range(10):
         r = run_seed(seed)
         if r.equivocations:
             caught += r.evidence > 0
-    assert caught >= 10
+    assert caught >= 4
 
 
 def test_a_seed_replays_exactly() -> None:
@@ -65,20 +65,20 @@ def test_the_replay_does_not_depend_on_hash_randomization() -> None:
 
 
 def test_safety_check_catches_a_fork() -> None:
-    failures = []
-    for seed in range(30):
+    def forks(seed: int) -> bool:
         sim = Simulation(SimConfig(seed=seed, powers=[1, 1, 1, 1]))
         sim.valset.quorum = 2  # half the power "decides": partitions now fork the chain
-        failures += sim.run().failures
-    assert any("SAFETY" in f for f in failures)
+        return any("SAFETY" in f for f in sim.run().failures)
+
+    assert any(forks(seed) for seed in range(30))
 
 
 def test_liveness_check_catches_a_node_that_cannot_catch_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(Core, "_maybe_catch_up", lambda self, periodic=False: None)
-    failures = [f for seed in range(10) for f in run_seed(seed).failures]
-    assert any("LIVENESS" in f for f in failures)
+    # In seed 1 nodes fall behind (loss, a crash): without block sync they stay behind.
+    assert any("LIVENESS" in f for f in run_seed(1, heights=4).failures)
 
 
 def test_evidence_check_catches_a_node_that_stays_silent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,8 +89,7 @@ def test_evidence_check_catches_a_node_that_stays_silent(monkeypatch: pytest.Mon
         return added, None
 
     monkeypatch.setattr(votes_set.HeightVoteSet, "add", quiet)
-    failures = [f for seed in range(20) for f in run_seed(seed).failures]
-    assert any("no evidence" in f for f in failures)
+    assert any("no evidence" in f for seed in range(20) for f in run_seed(seed, heights=4).failures)
 
 
 # -- the command ------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def test_agora_sim_prints_the_replay_command_of_a_failing_seed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(Core, "_maybe_catch_up", lambda self, periodic=False: None)
-    result = CliRunner().invoke(main, ["sim", "--seeds", "4", "--start", "0"])
+    result = CliRunner().invoke(main, ["sim", "--seeds", "1", "--start", "1", "--heights", "4"])
     assert result.exit_code == 1
     assert "replay: agora sim --seeds 1 --start " in result.output
     assert "--verbose" in result.output
