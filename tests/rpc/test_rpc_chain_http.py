@@ -163,5 +163,5 @@ def _check_discover(doc: dict[str, Any]) -> None:
         "id", "header", "txs", "last_commit", "evidence"}  # fmt: skip
     assert {"index", "size", "path", "root"} <= set(schemas["TxProof"]["properties"])
     assert [p["name"] for p in methods["chain_getBlock"]["params"]] == ["height", "hash"]
-    assert methods["tx_submit"]["params"][0]["schema"]["pattern"]
+    assert methods["tx_get"]["params"][0]["schema"]["pattern"] == "^[0-9a-fA-F]{64}$"
     assert "-32010" in doc["x-errorCodes"]

@@ -129,6 +129,9 @@ def test_malformed_txs_are_invalid_params(world: World) -> None:
         ({"tx": "zz"}, "invalid_params"),
         ({"tx": ""}, "invalid_params"),
         ({"tx": "ab cd"}, "invalid_params"),
+        ({"tx": "ab  cd"}, "invalid_params"),
+        ({"tx": "\u00e91"}, "invalid_params"),
+        ({"tx": "ab" * (64 * 1024 + 1)}, "oversize"),  # refused before it is decoded
         ({"tx": 5}, "invalid_params"),
         ({}, "invalid_params"),
         ([encode_tx(tx).hex(), 1], "invalid_params"),
