@@ -115,6 +115,8 @@ class Core(CoreBase):
             raise RemoteError("proposal from the wrong proposer", code="wrong_proposer", penalty=50)
         if self.step == Step.COMMIT or p.round > self.round + 2:
             return  # decided, or far ahead: the proposer re-sends it later
+        if self.hs.proposals.get(p.round, {}).get(p.block_id) == p:
+            return  # a re-sent copy: already checked
         self._check_sig(p.proposer, p.sign_bytes(), p.signature, verified)
         if self.block_id_of(p.block) != p.block_id:
             raise RemoteError("block does not match block_id", code="bad_block_id", penalty=50)
