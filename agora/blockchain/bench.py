@@ -121,7 +121,7 @@ class RawVerify:
         self._pool = ThreadPoolExecutor(threads)
 
     def seconds(self, items: list[tuple[bytes, bytes, bytes]]) -> float:
-        n = self.threads * 4
+        n = self.threads * (4 if len(items) >= 1000 else 1)
         chunks = [items[i::n] for i in range(n)]
         t = time.perf_counter()
         ok = [all(r) for r in self._pool.map(verify_chunk, chunks)]
