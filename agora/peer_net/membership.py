@@ -167,7 +167,8 @@ class Membership:
         if isinstance(err, RemoteError) and err.penalty > 0:
             self.misbehaved(pid, addr[0], err, net.clock())
             return
-        net.log.info(
+        log = net.log.info if isinstance(err, RemoteError) else net.log.warning  # ours: louder
+        log(
             "connection_error",
             node=net.key.short,
             peer=pid,
