@@ -13,6 +13,7 @@ import click
 import msgspec
 
 from agora.cli import main
+from agora.cli.bench import bench
 from agora.errors import AgoraError
 from agora.social import bodies as b
 from agora.social.cli_common import (
@@ -332,3 +333,45 @@ for _name, _method in (("followers", "social_getFollowers"), ("following", "soci
         else "Whom ACCOUNT follows, newest first."
     )
     main.command(_name)(click.argument("account")(_paging(_follows)))
+
+
+@bench.command("social")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON result line.")
+@click.option("--posts", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option("--accounts", default=10_000, show_default=True, type=click.IntRange(2))
+@click.option("--follows", default=200, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where the temporary SQLite files go (default: the system temp dir).",
+)  # fmt: skip
+def bench_social(as_json: bool, posts: int, accounts: int, follows: int,
+                 workdir: Path | None) -> None:  # fmt: skip
+    """Index N signed posts through the real execution path; time feeds, threads, search.
+
+    The last line printed is one JSON object: posts, ingest_posts_per_s, verify_per_s,
+    feed_ms_p50/p99, thread_ms_p99, search_ms_p50/p99, db_bytes_per_post, peak_rss_mb."""
+    import json
+
+    from agora.social.bench import run
+
+    def progress(msg: str) -> None:
+        if not as_json:
+            click.echo(f"… {msg}", err=True)
+
+    r = run(posts, accounts, min(follows, accounts - 1), workdir, progress)
+    if not as_json:
+        rows = [
+            ("posts", f"{r['posts']:,}"),
+            ("ingest", f"{r['ingest_posts_per_s']:,} posts/s"),
+            (f"raw Ed25519 verify, {r['cores']} cores", f"{r['verify_per_s']:,}/s"),
+            ("ratio ingest / verify", str(r["ratio"])),
+            ("likes ingest", f"{r['ingest_likes_per_s']:,} /s"),
+            ("home feed, 50 posts p50 / p99", f"{r['feed_ms_p50']} / {r['feed_ms_p99']} ms"),
+            ("thread p50 / p99", f"{r['thread_ms_p50']} / {r['thread_ms_p99']} ms"),
+            ("search p50 / p99", f"{r['search_ms_p50']} / {r['search_ms_p99']} ms"),
+            ("database bytes per post", f"{r['db_bytes_per_post']:,}"),
+            ("peak RSS", f"{r['peak_rss_mb']} MB"),
+        ]
+        for label, value in rows:
+            click.echo(f"{label:<34}{value:>22}")
+    click.echo(json.dumps(r))

@@ -23,14 +23,29 @@ class IndexWriter:
         self._height = -1
         self._los: list[int] = []  # first seq of each shard, ascending; shard k = index k
         self._n = 0  # posts in the last shard
+        self._ids: dict[bytes, int] = {}
+        self._ids_height = -1
+        self._made: set[bytes] = set()  # accounts made at `_ids_height`
 
     # --- accounts
 
     def account(self, c: sqlite3.Connection, key: bytes, seq: int) -> int:
+        """The account's number, made on first sight. Numbers of rows committed by an
+        earlier block are cached; rows made in this block are not (it may roll back)."""
+        aid = self._ids.get(key)
+        if aid is not None:
+            return aid
+        if seq >> 20 != self._ids_height:
+            self._ids_height, self._made = seq >> 20, set()
         row = c.execute("SELECT id FROM social_accounts WHERE key = ?", (key,)).fetchone()
         if row is not None:
+            if key not in self._made:
+                if len(self._ids) >= 200_000:
+                    self._ids.clear()
+                self._ids[key] = int(row[0])
             return int(row[0])
         cur = c.execute("INSERT INTO social_accounts (key, since) VALUES (?, ?)", (key, seq))
+        self._made.add(key)
         assert cur.lastrowid is not None
         return cur.lastrowid
 

@@ -9,6 +9,7 @@ cannot be deleted), its commit vouches for it, and only the envelope part runs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -77,19 +78,6 @@ def _own_post(r: Reads, post_id: bytes, sender: bytes) -> st.PostState:
     return p
 
 
-def _mentioned(r: Reads, text: str, sender: bytes) -> list[bytes]:
-    out: list[bytes] = []
-    for h in mentions(text):
-        owner = r.get(st.handle_key(h))
-        if owner is None:
-            continue  # not a handle: just text
-        if _blocked(r, owner, sender):
-            raise TxError("blocked", f"@{h} blocked you: you cannot mention them")
-        if owner != sender and owner not in out:
-            out.append(owner)
-    return out
-
-
 def resolve(r: Reads, t: Target) -> bytes:
     if t.key:
         if len(t.key) != 32 or t.handle:
@@ -103,13 +91,32 @@ def resolve(r: Reads, t: Target) -> bytes:
     return owner
 
 
-def check_post(r: Reads, sender: bytes, body: Post, params: SocialParams) -> Plan:
-    text = decode_text(
-        body.text, "text", params.max_post_chars, multiline=True, code="post_too_long"
-    )
+@functools.lru_cache(maxsize=32_768)
+def parse_post_text(raw: bytes, limit: int) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The text, its mentions and its hashtags. Pure, so the mempool's work is reused when
+    the same body executes in a block."""
+    text = decode_text(raw, "text", limit, multiline=True, code="post_too_long")
     if not text.strip():
         raise TxError("empty_post", "a post needs some text")
-    plan = Plan(text=text)
+    return text, tuple(mentions(text)), tuple(hashtags(text))
+
+
+def _mentioned(r: Reads, handles: tuple[str, ...], sender: bytes) -> list[bytes]:
+    out: list[bytes] = []
+    for h in handles:
+        owner = r.get(st.handle_key(h))
+        if owner is None:
+            continue  # not a handle: just text
+        if _blocked(r, owner, sender):
+            raise TxError("blocked", f"@{h} blocked you: you cannot mention them")
+        if owner != sender and owner not in out:
+            out.append(owner)
+    return out
+
+
+def check_post(r: Reads, sender: bytes, body: Post, params: SocialParams) -> Plan:
+    text, handles, tags = parse_post_text(body.text, params.max_post_chars)
+    plan = Plan(text=text, tags=list(tags))
     if body.reply_to is not None:
         plan.parent = live_post(r, body.reply_to, "reply_to")
         if _blocked(r, plan.parent.author, sender):
@@ -118,20 +125,14 @@ def check_post(r: Reads, sender: bytes, body: Post, params: SocialParams) -> Pla
         plan.quote = live_post(r, body.quote_of, "quote_of")
         if _blocked(r, plan.quote.author, sender):
             raise TxError("blocked", "the author of that post blocked you: you cannot quote it")
-    plan.mentioned = _mentioned(r, text, sender)
-    plan.tags = hashtags(text)
+    plan.mentioned = _mentioned(r, handles, sender)
     return plan
 
 
 def check_edit(r: Reads, sender: bytes, body: Edit, params: SocialParams) -> Plan:
-    text = decode_text(
-        body.text, "text", params.max_post_chars, multiline=True, code="post_too_long"
-    )
-    if not text.strip():
-        raise TxError("empty_post", "a post needs some text")
-    plan = Plan(text=text, post=_own_post(r, body.post, sender))
-    plan.mentioned = _mentioned(r, text, sender)
-    plan.tags = hashtags(text)
+    text, handles, tags = parse_post_text(body.text, params.max_post_chars)
+    plan = Plan(text=text, tags=list(tags), post=_own_post(r, body.post, sender))
+    plan.mentioned = _mentioned(r, handles, sender)
     return plan
 
 
