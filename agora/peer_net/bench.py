@@ -9,6 +9,15 @@ receiving actor's channel, which counts them. The baseline sends the same
 bodies over plain asyncio streams with 4-byte length framing on the same
 loop. Both are measured in CPU seconds of this process (both ends run in
 it), best of several interleaved rounds, since the machine may be shared.
+
+What limits the ratio (1 KiB, CPU per packet, both ends): the plain path is
+about 5 µs in all. On the peer_net path, ChaCha20-Poly1305 alone (one
+`encrypt` and one `decrypt` through `cryptography`, which holds the GIL) is
+about 4.5 µs, and the gossip seen-cache about 3.5 µs (a SHA-256 of the body
+plus two large LRU dicts, the 100 000-item seen-cache and the sender's
+have-set). The rest is CPython per-packet work: the Connection's header and
+event structs, the router's checks and dispatch, the two spsc hops and the
+actors. Together about 20 µs: so about 0.2 to 0.25 of the baseline here.
 """
 
 from __future__ import annotations
