@@ -67,8 +67,8 @@ class Chain:
         self.registry = registry
         self.verifier = verifier
         self.valset = ValidatorSet(genesis.validators)
-        # The last block built or validated, and whether erased bodies were allowed.
-        # and phase 1's result if it was computed for the current state.
+        # The last block built or validated: whether erased bodies were allowed, and
+        # phase 1's result for the current state.
         self._prepared: tuple[Prepared, bool, Charged | None] | None = None
         self._own_verifier = False
         head = store.head()

@@ -72,16 +72,6 @@ class Verifier:
     def known(self, tx_hash: bytes) -> bool:
         return tx_hash in self._cache
 
-    def remember(self, tx_hash: bytes) -> None:
-        with self._lock:
-            self._cache[tx_hash] = None
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-
-    def forget(self, tx_hash: bytes) -> None:
-        with self._lock:
-            self._cache.pop(tx_hash, None)
-
     def verify_many(
         self, hashes: Sequence[bytes], items: Sequence[tuple[bytes, bytes, bytes]]
     ) -> list[bool]:
