@@ -41,6 +41,7 @@ class NodeView:
     peers: list[str] = field(default_factory=list)
     node_id: str = ""
     last_block: dict[str, Any] = field(default_factory=dict)
+    validator_key: str = ""  # hex; "" for a full node
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -89,6 +90,7 @@ def read_status(home: str) -> NodeView | None:
         peers=peers,
         node_id=str(doc.get("node_id", "")),
         last_block=doc.get("last_block") or {},
+        validator_key=str(doc.get("validator_key") or ""),
     )
 
 

@@ -3,13 +3,20 @@
     Node(home).run()          # until SIGTERM / SIGINT, then a clean stop
 
 `Node` is only an assembly: each actor has `name`, `async run()` and `stop()`,
-all run in one TaskGroup on one event loop (`agora.runtime.run`), and a signal
-stops them all. Adding an actor (consensus, blockchain, rpc) means making
-its channels, giving the ends to the actors that use them, and appending it
-to `actors` (and its `status()` to the status providers).
+and all run in one TaskGroup. One channel per (producer, consumer) pair:
 
-Now: peer_net and the test actor (TEST_* codes), plus the status writer that
-keeps `status.json` fresh for `agora devnet`.
+    peer_net  -> consensus   NetEvent       consensus  -> peer_net    NetCommand
+    peer_net  -> blockchain  NetEvent       blockchain -> peer_net    NetCommand
+    peer_net  -> test        NetEvent       test       -> peer_net    NetCommand
+    consensus -> blockchain  ChainRequest   blockchain -> consensus   ChainReply
+    rpc       -> blockchain  SubmitTx       blockchain -> rpc         Publish | Answer
+
+The blockchain actor (the SQLite writer) runs on its own thread and loop, so
+executing a block never stalls the others; peer_net, consensus, rpc, the test
+actor and the status writer share the main loop. A signal stops them in
+stages: consensus first (nothing half-signed: the WAL is fsynced before any
+vote leaves), then the chain (SQLite closed cleanly), then the rest.
+See docs/node.md.
 """
 
 from __future__ import annotations
@@ -23,20 +30,38 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
+import nacl.signing
 
 from agora import runtime
-from agora.config import write_atomic
+from agora.blockchain.actor import BlockchainActor
+from agora.blockchain.chain import Chain
+from agora.blockchain.messages import ChainReply, ChainRequest, SubmitTx
+from agora.blockchain.reader import Reader
+from agora.config import parse_addr, write_atomic
+from agora.consensus_client.actor import ConsensusActor, ConsensusSetup
+from agora.consensus_client.progress import SyncProgress
+from agora.consensus_client.timeouts import ConsensusParams
+from agora.consensus_client.wal import FileWal, MemoryWal, Wal
+from agora.errors import LocalError
 from agora.logs import Log
 from agora.node_home import load_home
+from agora.node_thread import ThreadedActor
 from agora.peer_net.handlers import Owner
 from agora.peer_net.messages import NetCommand, NetEvent
 from agora.peer_net.service import PeerNet
 from agora.peer_net.settings import NetSettings
 from agora.peer_net.testactor import TestActor
+from agora.rpc.messages import RpcInbound
+from agora.rpc.metrics import Metrics
+from agora.social.module import SocialModule
+from agora.social.service import SocialReader
 from agora.spsc import Receiver, Sender, channel
 
 CHANNEL_CAPACITY = 4096
 STATUS_INTERVAL_S = 1.0
+STOP_STAGE_TIMEOUT_S = 15.0
+CHAIN_FILE = "chain.sqlite"
+WAL_FILE = "consensus.wal"
 _log = Log("agora.node")
 
 Status = Callable[[], dict[str, Any]]
@@ -103,40 +128,167 @@ class StatusWriter:
         self._stop.set()
 
 
+def _pair(item_type: Any, name: str) -> tuple[Sender[Any], Receiver[Any]]:
+    return channel(CHANNEL_CAPACITY, item_type, name)
+
+
+def load_validator_key(path: Path) -> nacl.signing.SigningKey:
+    from agora.peer_net.identity import NodeKey
+
+    NodeKey.load(path)  # the same checks and errors as the node key
+    return nacl.signing.SigningKey(bytes.fromhex(path.read_text().strip()))
+
+
 class Node:
     def __init__(self, root: Path | str) -> None:
         self.home, self.config, self.genesis, self.key = load_home(Path(root))
+        home, genesis = self.home, self.genesis
+        self.validator_key = self._validator_key()
+        self.metrics = Metrics()
+        self._stopping = asyncio.Event()
+        db = home.data / CHAIN_FILE
+        self.chain = Chain.open(db, genesis, modules=[SocialModule()])
+        try:
+            self._assemble(db)
+        except BaseException:
+            self.chain.close()
+            raise
+
+    def _validator_key(self) -> nacl.signing.SigningKey | None:
+        if not self.config.consensus.validator:
+            return None
+        path = self.home.validator_key
+        if not path.exists():
+            raise LocalError(f"no validator key in {self.home.root}", code="no_validator_key")
+        key = load_validator_key(path)
+        if bytes(key.verify_key) not in self.genesis.valset():
+            # Its votes would be refused (and cost us with every peer): follow instead.
+            _log.warning("not_in_validator_set", key=bytes(key.verify_key).hex()[:16])
+            return None
+        return key
+
+    def _assemble(self, db: Path) -> None:
+        cfg, genesis, chain = self.config, self.genesis, self.chain
         # channels: one per (producer, consumer) pair
-        test_events: tuple[Sender[NetEvent], Receiver[NetEvent]]
-        test_events = channel(CHANNEL_CAPACITY, NetEvent, "peer_net->test")
-        test_commands: tuple[Sender[NetCommand], Receiver[NetCommand]]
-        test_commands = channel(CHANNEL_CAPACITY, NetCommand, "test->peer_net")
+        test_ev, test_cmd = _pair(NetEvent, "peer_net->test"), _pair(NetCommand, "test->peer_net")
+        cons_ev = _pair(NetEvent, "peer_net->consensus")
+        cons_cmd = _pair(NetCommand, "consensus->peer_net")
+        chain_ev = _pair(NetEvent, "peer_net->blockchain")
+        chain_cmd = _pair(NetCommand, "blockchain->peer_net")
+        requests = _pair(ChainRequest, "consensus->blockchain")
+        replies = _pair(ChainReply, "blockchain->consensus")
+        submits = _pair(SubmitTx, "rpc->blockchain")
+        to_rpc = _pair(RpcInbound, "blockchain->rpc")
         # actors
         self.net = PeerNet(
             self.key,
-            self.genesis.chain_id,
-            NetSettings.from_config(self.config.p2p),
+            genesis.chain_id,
+            NetSettings.from_config(cfg.p2p),
             state_dir=self.home.p2p,
-            events={Owner.TEST: test_events[0]},
+            events={
+                Owner.TEST: test_ev[0],
+                Owner.CONSENSUS: cons_ev[0],
+                Owner.BLOCKCHAIN: chain_ev[0],
+            },
         )
-        self.test = TestActor(test_events[1], test_commands[0])
+        self.test = TestActor(test_ev[1], test_cmd[0])
+        rpc_on = cfg.rpc.enabled
+        publish = None
+        if rpc_on:
+            from agora.node_rpc import block_publisher
+
+            publish = block_publisher(to_rpc[0])
+        self.blockchain = BlockchainActor(
+            chain,
+            db,
+            requests=requests[1],
+            replies=replies[0],
+            net_events=chain_ev[1],
+            net_commands=chain_cmd[0],
+            rpc_requests=submits[1] if rpc_on else None,
+            rpc_inbox=to_rpc[0] if rpc_on else None,
+            publish=publish,
+            metrics=self.metrics,
+        )
+        self.consensus = ConsensusActor(
+            ConsensusSetup(
+                genesis.chain_id,
+                genesis.valset(),
+                self.validator_key,
+                ConsensusParams(block_interval_ms=cfg.consensus.block_interval_ms),
+                self._wal(),
+                chain.height,
+                genesis.params.max_block_bytes,
+                progress=SyncProgress(),
+                metrics=self.metrics,
+            ),
+            events=cons_ev[1],
+            replies=replies[1],
+            to_net=cons_cmd[0],
+            to_chain=requests[0],
+        )
+        commands = [(test_cmd[1], "test"), (cons_cmd[1], "consensus"), (chain_cmd[1], "blockchain")]
+        chain_actor = ThreadedActor(self.blockchain)
+        self.rpc: Any = None
+        rest: list[Actor] = [NetActor(self.net, commands), self.test]
+        if rpc_on:
+            self.rpc = self._rpc(db, submits[0], to_rpc[1])
+            rest.append(self.rpc)
         self.status = StatusWriter(
-            self.home.status, [self._identity, self.net.status, self.test.status]
+            self.home.status,
+            [
+                self._identity,
+                self.net.status,
+                self.test.status,
+                self.blockchain.status,
+                self.consensus.status,
+            ],
         )
-        self.actors: list[Actor] = [
-            NetActor(self.net, [(test_commands[1], "test")]),
-            self.test,
-            self.status,
-        ]
+        rest.append(self.status)
+        # stopped in this order, each stage waited for
+        self.stages: list[list[Actor]] = [[self.consensus], [chain_actor], rest]
+        self.actors: list[Actor] = [a for stage in self.stages for a in stage]
+
+    def _wal(self) -> Wal:
+        if self.validator_key is None:
+            return MemoryWal()  # a full node signs nothing
+        return FileWal(self.home.data / WAL_FILE)
+
+    def _rpc(self, db: Path, submits: Sender[SubmitTx], inbox: Receiver[RpcInbound]) -> Actor:
+        from agora.node_rpc import RpcActor, make_rpc
+
+        reader = Reader(db)
+        social = SocialReader.open(db, self.genesis)
+        valset = self.genesis.valset()
+        solo = self.validator_key is not None and len(valset) == 1
+        server = make_rpc(
+            parse_addr(self.config.rpc.listen),
+            self.genesis,
+            self.chain,
+            reader,
+            social,
+            chain_inbox=submits,
+            net_status=self.net.status,
+            node_info=self._identity,
+            peers=lambda: len(self.net.conns),
+            solo=solo,
+            catching_up=lambda: self.consensus.mode.value != "running",
+            metrics=self.metrics,
+        )
+        return RpcActor(server, [(inbox, "chain")])
 
     def _identity(self) -> dict[str, Any]:
+        rpc = self.config.rpc.listen if self.config.rpc.enabled else ""
+        server = getattr(self.rpc, "server", None)
+        if server is not None and server.addr is not None:
+            host, port = server.addr[:2]
+            rpc = f"{host}:{port}"
         return {
             "name": self.config.node.name,
             "node_id": self.key.hex,
             "pid": os.getpid(),
-            "rpc": self.config.rpc.listen,
+            "rpc": rpc,
             "network": self.genesis.chain_id,
-            "height": 0,
         }
 
     async def run(self) -> None:
@@ -146,17 +298,24 @@ class Node:
         _log.info("node_starting", name=self.config.node.name, node_id=self.key.hex)
         try:
             async with asyncio.TaskGroup() as tg:
-                for actor in self.actors:
-                    tg.create_task(actor.run(), name=actor.name)
+                tasks = {id(a): tg.create_task(a.run(), name=a.name) for a in self.actors}
+                tg.create_task(self._shutdown(tasks), name="shutdown")
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             _log.info("node_stopped", name=self.config.node.name)
 
-    def stop(self) -> None:
+    async def _shutdown(self, tasks: dict[int, asyncio.Task[None]]) -> None:
+        await self._stopping.wait()
         _log.info("node_stopping", name=self.config.node.name)
-        for actor in reversed(self.actors):
-            actor.stop()
+        for stage in self.stages:
+            for actor in stage:
+                actor.stop()
+            pending = [tasks[id(a)] for a in stage]
+            await asyncio.wait(pending, timeout=STOP_STAGE_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self._stopping.set()
 
 
 def run_node(root: Path | str) -> None:

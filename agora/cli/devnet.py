@@ -96,6 +96,7 @@ def _watch(sup: Supervisor, duration: float | None) -> int:
                 break
             time.sleep(POLL_S)
     finally:
+        view.close()
         click.echo("stopping the devnet…")
         sup.stop()
         for s, handler in old.items():
