@@ -36,7 +36,7 @@ class Applier:
         post_id: bytes | None = None,
         reaction: str | None = None,
     ) -> None:
-        c = ctx.db
+        c = ctx.conn
         rid = self.w.account(c, recipient, nid >> 8)
         self.w.notify(c, nid, rid, kind, actor, subject, ctx.time_ms)
         item = NotificationEvent(
@@ -56,7 +56,7 @@ class Applier:
     def post(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         sender, pid = ctx.sender, ctx.tx_hash
         ctx.put(st.post_key(pid), st.dump_post(st.PostState(sender, seq, False)))
-        c = ctx.db
+        c = ctx.conn
         aid = self.w.account(c, sender, seq)
         if body is None:
             posts.tombstone(c, seq, pid, aid, ctx.time_ms)
@@ -101,7 +101,7 @@ class Applier:
             return  # erased with its post: nothing of it is indexed anywhere
         assert plan.post is not None
         posts.edit_post(
-            self.w, ctx.db, plan.post.seq, body.post, seq, ctx.tx_hash, ctx.time_ms,
+            self.w, ctx.conn, plan.post.seq, body.post, seq, ctx.tx_hash, ctx.time_ms,
             plan.text, plan.tags,
         )  # fmt: skip
 
@@ -110,14 +110,14 @@ class Applier:
         assert p is not None
         ctx.put(st.post_key(body.post), st.dump_post(st.PostState(p.author, p.seq, True)))
         ctx.erase_body(body.post)
-        posts.delete_post(self.w, ctx.db, p.seq, ctx.erase_body)
+        posts.delete_post(self.w, ctx.conn, p.seq, ctx.erase_body)
 
     def repost(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         p = plan.post
         assert p is not None
         sender = ctx.sender
         ctx.put(st.repost_key(body.post, sender), st.seq_bytes(seq))
-        c = ctx.db
+        c = ctx.conn
         aid = self.w.account(c, sender, seq)
         posts.add_repost(c, seq, ctx.tx_hash, aid, ctx.time_ms, p.seq)
         me = self.ref(ctx, sender)
@@ -132,7 +132,7 @@ class Applier:
     def unrepost(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         ctx.delete(st.repost_key(body.post, ctx.sender))
         assert plan.post is not None
-        posts.remove_repost(ctx.db, st.seq_from(plan.raw), plan.post.seq)
+        posts.remove_repost(ctx.conn, st.seq_from(plan.raw), plan.post.seq)
 
     # --- reactions
 
@@ -141,7 +141,7 @@ class Applier:
         assert p is not None
         sender = ctx.sender
         ctx.put(st.reaction_key(body.post, sender), st.seq_bytes(seq) + body.reaction.encode())
-        c = ctx.db
+        c = ctx.conn
         aid = self.w.account(c, sender, seq)
         c.execute(
             "INSERT INTO social_reactions (post, account, reaction, seq) VALUES (?, ?, ?, ?)",
@@ -157,7 +157,7 @@ class Applier:
         sender = ctx.sender
         ctx.delete(st.reaction_key(body.post, sender))
         assert plan.post is not None
-        c = ctx.db
+        c = ctx.conn
         aid = self.w.account(c, sender, seq)
         c.execute(
             "DELETE FROM social_reactions WHERE post = ? AND account = ?", (plan.post.seq, aid)

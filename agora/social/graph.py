@@ -22,26 +22,26 @@ class GraphApplier(Applier):
     def handle_register(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         ctx.put(st.handle_key(plan.text), ctx.sender)
         ctx.put(st.name_key(ctx.sender), plan.text.encode())
-        c = ctx.db
+        c = ctx.conn
         self.w.set_profile(c, self.w.account(c, ctx.sender, seq), handle=plan.text)
 
     def handle_transfer(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         ctx.put(st.handle_key(plan.text), plan.target)
         ctx.delete(st.name_key(ctx.sender))
         ctx.put(st.name_key(plan.target), plan.text.encode())
-        c = ctx.db
+        c = ctx.conn
         self.w.set_profile(c, self.w.account(c, ctx.sender, seq), handle=None)
         self.w.set_profile(c, self.w.account(c, plan.target, seq), handle=plan.text)
 
     def profile_set(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
-        c = ctx.db
+        c = ctx.conn
         name, bio, avatar = plan.profile
         aid = self.w.account(c, ctx.sender, seq)
         self.w.set_profile(c, aid, name=name, bio=bio, avatar=avatar)
 
     def follow(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         ctx.put(st.follow_key(ctx.sender, plan.target), st.seq_bytes(seq))
-        c = ctx.db
+        c = ctx.conn
         a = self.w.account(c, ctx.sender, seq)
         b = self.w.account(c, plan.target, seq)
         c.execute(
@@ -53,14 +53,14 @@ class GraphApplier(Applier):
 
     def unfollow(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         ctx.delete(st.follow_key(ctx.sender, plan.target))
-        c = ctx.db
+        c = ctx.conn
         a = self.w.account(c, ctx.sender, seq)
         _unfollow(ctx, c, a, self.w.account(c, plan.target, seq), st.seq_from(plan.raw))
 
     def _hide(self, ctx: ApplyContext, plan: Plan, seq: int, kind: int, on: bool) -> None:
         sender, t = ctx.sender, plan.target
         key = st.mute_key(sender, t) if kind == sc.MUTE else st.block_key(sender, t)
-        c = ctx.db
+        c = ctx.conn
         a = self.w.account(c, sender, seq)
         b = self.w.account(c, t, seq)
         if not on:

@@ -4,7 +4,8 @@
 
 `check` runs in the mempool and again at execution, `apply` right after it
 (the plan `check` made is reused). Both see a body of None when the tx's body
-was erased by a later delete and this node received it that way.
+was erased by a later delete and this node received it that way. Every refusal
+is raised before `apply` writes anything (see index.py: no savepoint per tx).
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ HANDLE = re.compile(r"[a-z0-9_]{3,20}")
 # C0 and C1 controls and DEL; newline and tab are allowed where `multiline`.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,20})(?![\w@])")
-_HASHTAG = re.compile(r"(?<![\w#&])#(\w{1,50})(?!\w)")
+# A literal first character lets `re` skip ahead; what may precede is checked by hand.
+_MENTION = re.compile(r"@([A-Za-z0-9_]{3,20})(?![\w@])")
+_HASHTAG = re.compile(r"#(\w{1,50})(?!\w)")
 MAX_MENTIONS = 10
 MAX_TAGS = 10
 _REACTION_CATEGORIES = frozenset({"So", "Sk", "Mn", "Me", "Cf"})
@@ -59,10 +60,23 @@ def check_reaction(reaction: str) -> None:
         raise TxError("bad_reaction", 'a reaction is "like" or one emoji')
 
 
+def _after(text: str, i: int, marks: str) -> bool:
+    """Whether position `i` follows a word character or one of `marks` (then it is not a
+    mention or tag: `a@b`, `@@x`, `x#1`, `&#39;`)."""
+    if i == 0:
+        return False
+    c = text[i - 1]
+    return c in marks or c.isalnum() or c == "_"
+
+
 def mentions(text: str) -> list[str]:
     """Handles mentioned with @, lowercased, first occurrence first, at most MAX_MENTIONS."""
     out: list[str] = []
+    if "@" not in text:
+        return out
     for m in _MENTION.finditer(text):
+        if _after(text, m.start(), "@"):
+            continue
         h = m.group(1).lower()
         if h not in out:
             out.append(h)
@@ -74,7 +88,11 @@ def mentions(text: str) -> list[str]:
 def hashtags(text: str) -> list[str]:
     """#tags, casefolded, first occurrence first, at most MAX_TAGS; all-digit tags are not tags."""
     out: list[str] = []
+    if "#" not in text:
+        return out
     for m in _HASHTAG.finditer(text):
+        if _after(text, m.start(), "#&"):
+            continue
         tag = m.group(1).casefold()
         if tag.isdigit() or not tag.strip("_"):
             continue
