@@ -33,33 +33,28 @@ from typing import Any, TypeVar
 import nacl.signing
 
 from agora.blockchain.messages import (
-    AddEvidence,
     BlockBuilt,
     BlockChecked,
     BlockCommitted,
-    BuildBlockReq,
     ChainReply,
     ChainRequest,
-    CheckBlockReq,
     CommitBlockReq,
     CommitFailed,
 )
-from agora.blockchain.votes import DuplicateVoteEvidence, ValidatorSet
+from agora.blockchain.votes import DuplicateVoteEvidence, ValidatorSet, Vote
 from agora.blockchain.wire import header_id
-from agora.codec import encode
-from agora.consensus_client import actions as act
 from agora.consensus_client.core import Core
 from agora.consensus_client.inbound import check_packet
 from agora.consensus_client.outbox import Outbox
+from agora.consensus_client.outputs import CoreOutputs
 from agora.consensus_client.progress import SyncProgress
 from agora.consensus_client.shell import CoreShell
 from agora.consensus_client.sync import BlockSync, SyncParams
 from agora.consensus_client.timeouts import ConsensusParams
-from agora.consensus_client.types import EvidenceMsg, Proposal, Timeout, VoteMsg, msg_codec
+from agora.consensus_client.types import Proposal, Timeout, msg_codec
 from agora.consensus_client.wal import Wal
 from agora.errors import LocalError, RemoteError
 from agora.logs import Log
-from agora.peer_net.handlers import AppCode
 from agora.peer_net.messages import (
     Broadcast,
     Inbound,
@@ -125,15 +120,12 @@ class ConsensusActor:
         self.mode = Mode.STARTING
         self.shell: CoreShell | None = None
         self.sync = BlockSync(setup.chain_id, setup.valset, setup.height, setup.sync)
-        self.equivocations: dict[bytes, int] = {}  # validator -> conflicting vote pairs seen
-        self.misbehaved: dict[str, int] = {}
-        self._evidence_seen: set[bytes] = set()
-        self._early: deque[tuple[Proposal | Any, bytes]] = deque(maxlen=4096)
+        self.out = CoreOutputs(self.net, self.chain, setup.key, self.sync, clock)
+        self._early: deque[tuple[Proposal | Vote, bytes]] = deque(maxlen=4096)
         self._due: deque[tuple[CoreShell, Timeout]] = deque()
         self._wake_timers = asyncio.Event()
         self._stopped = asyncio.Event()
         self._began = clock()
-        self._want: int | None = None  # a height the core asked for (CatchUp)
 
     # --- running ---
 
@@ -232,7 +224,7 @@ class ConsensusActor:
             s.chain_id, s.valset, s.key, self.height + 1, s.params, s.wal.state, header_id,
             self._now_ms(),
         )  # fmt: skip
-        self.shell = shell = CoreShell(core, s.wal, self, self._now_ms, self._fire)
+        self.shell = shell = CoreShell(core, s.wal, self.out, self._now_ms, self._fire)
         self.mode = Mode.RUNNING
         _log.info("consensus_started", height=core.height, validator=s.key is not None)
         shell.start()
@@ -251,12 +243,12 @@ class ConsensusActor:
         shell = self.shell
         if self.mode == Mode.SYNCING:
             self._sync_step()
-        elif shell is not None and self._want is not None:
-            want = self._want
+        elif shell is not None and self.out.want is not None:
+            want = self.out.want
             if want != shell.height:
-                self._want = None
+                self.out.want = None
             elif (ready := self.sync.take(want)) is not None:
-                self._want = None
+                self.out.want = None
                 try:
                     shell.decided(ready.block, ready.commit)
                 except RemoteError as e:
@@ -279,7 +271,7 @@ class ConsensusActor:
                 self._penalize(ev.peer_id, e)
                 return
             if isinstance(msg, DuplicateVoteEvidence):
-                self._evidence_in(msg, ev)
+                self.out.evidence_in(msg, ev)
                 return
             if msg.height > self.height:  # not old: worth passing on
                 self.net.put(Broadcast(ev.code, ev.body, exclude=ev.peer_id))
@@ -301,13 +293,6 @@ class ConsensusActor:
             shell.feed(msg, peer)
         except RemoteError as e:
             self._penalize(peer, e)
-
-    def _evidence_in(self, ev: DuplicateVoteEvidence, packet: Inbound) -> None:
-        h = ev.hash()
-        if h in self._evidence_seen:
-            return
-        self.net.put(Broadcast(packet.code, packet.body, exclude=packet.peer_id))
-        self._record_evidence(ev)
 
     def _penalize(self, peer: bytes, e: RemoteError) -> None:
         _log.info("peer_misbehaved", peer=peer.hex()[:16], code=e.code, error=e.message)
@@ -352,43 +337,6 @@ class ConsensusActor:
                 code="state_diverged",
             )
 
-    # --- what the core asks (Outputs) ---
-
-    def broadcast(self, code: int, msg: Proposal | VoteMsg | EvidenceMsg) -> None:
-        self.net.put(Broadcast(code, encode(msg)))
-
-    def build(self, a: act.BuildBlock) -> None:
-        me = bytes(self.s.key.verify_key) if self.s.key is not None else b""
-        self.chain.put(BuildBlockReq(a.height, a.round, me, a.last_commit))
-
-    def check(self, a: act.CheckBlock) -> None:
-        self.chain.put(CheckBlockReq(a.height, a.round, a.block_id, a.block))
-
-    def commit(self, a: act.CommitBlock) -> None:
-        self.chain.put(CommitBlockReq(a.height, a.block, a.commit))
-
-    def evidence(self, ev: DuplicateVoteEvidence) -> None:
-        if ev.hash() not in self._evidence_seen:
-            self.broadcast(AppCode.EVIDENCE, EvidenceMsg(ev))
-            self._record_evidence(ev)
-
-    def _record_evidence(self, ev: DuplicateVoteEvidence) -> None:
-        self._evidence_seen.add(ev.hash())
-        who = ev.vote_a.validator
-        self.equivocations[who] = self.equivocations.get(who, 0) + 1
-        _log.warning("equivocation", validator=who.hex()[:16], height=ev.vote_a.height)
-        self.chain.put(AddEvidence(ev))
-
-    def misbehaviour(self, validator: bytes, code: str) -> None:
-        key = f"{validator.hex()[:16]}:{code}"
-        self.misbehaved[key] = self.misbehaved.get(key, 0) + 1
-        _log.info("validator_misbehaved", validator=validator.hex()[:16], code=code)
-
-    def catch_up(self, height: int) -> None:
-        self._want = height
-        for r in self.sync.status_requests(self.clock(), 0.5):
-            self.net.put(r)
-
     # --- status ---
 
     def _now_ms(self) -> int:
@@ -413,8 +361,8 @@ class ConsensusActor:
                 "synced": self.sync.synced,
                 "peers": {p.hex(): h for p, h in self.sync.peer_heights().items()},
             },
-            "evidence": {v.hex(): n for v, n in self.equivocations.items()},
-            "misbehaviour": dict(self.misbehaved),
+            "evidence": {v.hex(): n for v, n in self.out.equivocations.items()},
+            "misbehaviour": dict(self.out.misbehaved),
         }
 
 
