@@ -7,6 +7,7 @@ tx hash, the tx root and the block id unchanged and still verifiable.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 import msgspec
@@ -61,7 +62,7 @@ def tx_hash(tx: Tx) -> bytes:
 
 
 def tx_hash_parts(envelope_bytes: bytes, signature: bytes) -> bytes:
-    return sha256(envelope_bytes + signature)
+    return hashlib.sha256(envelope_bytes + signature).digest()
 
 
 def make_tx(
