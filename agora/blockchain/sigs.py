@@ -9,7 +9,6 @@ The tx hash covers the envelope and the signature, so a hit proves both.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -18,11 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from nacl._sodium import ffi, lib
 
 _MAX_MSG = 4096
-# A pool thread needs the GIL back after each libsodium call. With CPython's default
-# 5 ms switch interval a main thread busy in Python hands it over so rarely that
-# verifying beside it is slower than verifying before it; at 50 µs the two overlap
-# (measured: Python work and a batch verified together in 0.6 of the serial time).
-GIL_SWITCH_S = 50e-6
 
 
 def verify_one(pub_key: bytes, message: bytes, signature: bytes) -> bool:
@@ -59,8 +53,6 @@ class Verifier:
 
     def __init__(self, threads: int | None = None, cache_size: int = 200_000) -> None:
         self.threads = threads or os.cpu_count() or 1
-        if sys.getswitchinterval() > GIL_SWITCH_S:
-            sys.setswitchinterval(GIL_SWITCH_S)  # process-wide; see GIL_SWITCH_S
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sigverify")
         self._cache: OrderedDict[bytes, None] = OrderedDict()
         self._cache_size = cache_size
