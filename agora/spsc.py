@@ -21,6 +21,7 @@ import asyncio
 import types
 import typing
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar, overload
 
 from agora.errors import LocalError
@@ -127,6 +128,27 @@ class Sender(Generic[T]):
         w = self._ch.rwaiter
         if w is not None and w.armed:
             _wake(w)
+
+    def send_many_nowait(self, items: Sequence[T]) -> int:
+        """Send `items` from the front while there is room; how many were sent (0 if full).
+
+        Every item is type-checked before any is sent; the receiver is woken once.
+        """
+        check = self._type
+        for item in items:
+            if not isinstance(item, check):
+                self._wrong_type(item)
+        if self._closed or self._ch.recv_closed:
+            self._raise_closed()
+        q = self._q
+        n = min(len(items), self._cap - len(q))
+        if n <= 0:
+            return 0
+        q.extend(items if n == len(items) else items[:n])  # one C call: atomic under the GIL
+        w = self._ch.rwaiter
+        if w is not None and w.armed:
+            _wake(w)
+        return n
 
     async def send(self, item: T) -> None:
         """Send, waiting while the buffer is full."""

@@ -34,6 +34,7 @@ from agora.peer_net.bench_actors import Receiver, Sender, handshake_clients, sta
 from agora.peer_net.handlers import AppCode
 
 SIZES = (256, 1024)
+_GOSSIP = AppCode.TEST_GOSSIP
 WINDOW = 4096  # packets in flight between the sending and the receiving actor
 PLAIN_BATCH = 64  # the baseline drains its writer every this many packets
 
@@ -46,11 +47,13 @@ def _bodies(size: int, n: int, tag: int) -> list[bytes]:
     return [struct.pack(">IQ", tag, i) + pad for i in range(n)]
 
 
-async def p2p_rate(sender: Sender, receiver: Receiver, bodies: list[bytes]) -> float:
+async def p2p_rate(
+    sender: Sender, receiver: Receiver, bodies: list[bytes], code: int = AppCode.TEST_DIRECT
+) -> float:
     """Packets per CPU second, from the sending actor's channel to the receiving one's."""
     receiver.reset()
     t = time.process_time()
-    await sender.send_all(bodies, receiver, WINDOW)
+    await sender.send_all(code, bodies, receiver, WINDOW)
     await receiver.wait_count(len(bodies))
     return len(bodies) / max(time.process_time() - t, 1e-9)
 
@@ -90,16 +93,22 @@ async def _main(quick: bool, progress: Progress) -> dict[str, Any]:
     async with start_pair() as (_, b, sender, receiver):
         tag = 0
         for size in SIZES:
-            p2p = plain = 0.0
-            for _ in range(rounds):  # interleaved, so both see the same machine load
+            p2p = plain = gossip = 0.0
+            for _ in range(rounds):  # interleaved, so all see the same machine load
                 tag += 1
                 bodies = _bodies(size, n, tag)
                 p2p = max(p2p, await p2p_rate(sender, receiver, bodies))
                 plain = max(plain, await plain_rate(bodies))
-            progress(f"{size} B: peer_net {p2p:,.0f}/s, plain streams {plain:,.0f}/s")
+                gossip = max(gossip, await p2p_rate(sender, receiver, bodies, _GOSSIP))
+            progress(
+                f"{size} B, packets per CPU second: peer_net {p2p:,.0f} (TEST_DIRECT), "
+                f"{gossip:,.0f} (TEST_GOSSIP, through the seen-cache), plain streams {plain:,.0f}"
+            )
             result[f"p2p_msgs_per_s_{size}"] = round(p2p)
             result[f"plain_msgs_per_s_{size}"] = round(plain)
             result[f"ratio_{size}"] = round(p2p / plain, 3)
+            result[f"gossip_msgs_per_s_{size}"] = round(gossip)
+            result[f"gossip_ratio_{size}"] = round(gossip / plain, 3)
         rtts = await sender.round_trips(100 if quick else 2_000)
         result["rtt_us_p50"] = round(statistics.median(rtts) * 1e6, 1)
         progress(f"request/response round trip p50: {result['rtt_us_p50']} µs")
@@ -107,7 +116,7 @@ async def _main(quick: bool, progress: Progress) -> dict[str, Any]:
         dt = await handshake_clients(b, receiver, count, concurrency=8)
         result["handshakes_per_s"] = round(count / dt, 1)
         progress(f"handshakes: {result['handshakes_per_s']}/s")
-    return {k: result[k] for k in KEYS}
+    return {k: result[k] for k in KEYS + EXTRA_KEYS}
 
 
 KEYS = (
@@ -120,11 +129,14 @@ KEYS = (
     "rtt_us_p50",
     "handshakes_per_s",
 )
+EXTRA_KEYS = (  # the gossip path: the same bodies as TEST_GOSSIP, through the seen-cache
+    "gossip_msgs_per_s_256",
+    "gossip_ratio_256",
+    "gossip_msgs_per_s_1024",
+    "gossip_ratio_1024",
+)
 
 
 def run(quick: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the whole benchmark on a fresh loop; the result has exactly `KEYS`."""
+    """Run the whole benchmark on a fresh loop; the result has `KEYS` and `EXTRA_KEYS`."""
     return runtime.run(_main(quick, progress or (lambda msg: None)))
-
-
-assert AppCode.TEST_GOSSIP  # the code the benchmark sends

@@ -40,18 +40,20 @@ NETWORK = "agora-bench"
 CHANNEL = 1024
 SETTINGS = NetSettings(
     limits=PeerLimits(max_inbound=64, max_outbound=4),
-    rate_overrides={AppCode.TEST_GOSSIP: None, AppCode.TEST_REQUEST: None},  # measure, not limit
+    rate_overrides=dict.fromkeys(  # measure, not limit
+        (AppCode.TEST_DIRECT, AppCode.TEST_GOSSIP, AppCode.TEST_REQUEST)
+    ),
     ping_interval_s=60.0,
     pex_interval_s=60.0,
 )
-_GOSSIP, _REQ, _RESP = AppCode.TEST_GOSSIP, AppCode.TEST_REQUEST, AppCode.TEST_RESPONSE
+_REQ, _RESP = AppCode.TEST_REQUEST, AppCode.TEST_RESPONSE
 
 
 class Receiver:
     def __init__(self, events: spsc.Receiver[NetEvent], commands: spsc.Sender[NetCommand]) -> None:
         self.events = events
         self.commands = commands
-        self.count = 0  # gossip packets received
+        self.count = 0  # announcements received (TEST_DIRECT or TEST_GOSSIP)
         self.ups = 0  # peers that completed a handshake with us
         self._want = 0
         self._reached = asyncio.Event()
@@ -105,12 +107,15 @@ class Sender:
         except spsc.ChannelClosed:
             pass
 
-    async def send_all(self, bodies: list[bytes], receiver: Receiver, window: int) -> None:
+    async def send_all(
+        self, code: int, bodies: list[bytes], receiver: Receiver, window: int
+    ) -> None:
+        """One `SendTo(code)` a body, as fast as the window lets."""
         tx, pid = self.commands, self.peer_id
         for i, body in enumerate(bodies):
             if i - receiver.count >= window:
                 await receiver.wait_count(i - window // 2)
-            cmd = SendTo(pid, _GOSSIP, body)
+            cmd = SendTo(pid, code, body)
             try:
                 tx.send_nowait(cmd)
             except WouldBlock:

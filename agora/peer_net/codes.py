@@ -13,3 +13,4 @@ class PacketCode(IntEnum):
     PONG = 3
     PEX_REQUEST = 4
     PEX_RESPONSE = 5
+    BATCH = 6  # handled inside Connection: several packets in one frame (batch.py)

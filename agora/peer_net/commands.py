@@ -15,7 +15,7 @@ from agora.errors import LocalError, RemoteError
 from agora.peer_net.addr import normalize_addr
 from agora.peer_net.codes import PacketCode
 from agora.peer_net.connection import State
-from agora.peer_net.handlers import TABLE, Kind
+from agora.peer_net.handlers import TABLE, Kind, Owner
 from agora.peer_net.messages import (
     Broadcast,
     Disconnect,
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 _READY = State.READY
 ANNOUNCEMENTS = frozenset(c for c, s in TABLE.items() if s.kind is Kind.ANNOUNCEMENT and s.gossip)
+# What an actor may SendTo one peer: any announcement an actor owns, gossip or not.
+SENDABLE = frozenset(
+    c for c, s in TABLE.items() if s.kind is Kind.ANNOUNCEMENT and s.owner is not Owner.NEGOTIATION
+)
 
 
 class Commands:
@@ -47,7 +51,7 @@ class Commands:
         net = self.net
         if type(msg) is SendTo:  # the hot one first, with PeerConn.send inlined
             code = msg.code
-            if code not in ANNOUNCEMENTS:
+            if code not in SENDABLE:
                 raise LocalError(f"SendTo with code {code}", code="not_an_announcement")
             pc = net.conns.get(msg.peer_id)
             if pc is not None and pc.conn.state is _READY and pc.conn.send_packet(code, msg.body):

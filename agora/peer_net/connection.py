@@ -10,20 +10,27 @@ connection is CLOSED after it and, once the session keys exist, has queued a
 DISCONNECT saying why, so the caller flushes `data_to_send()` and closes the
 socket. A refusal (another network or version, ourselves) is such an error
 with penalty 0. A DISCONNECT from the peer is a `Disconnected` event.
+
+Sending only queues a packet; `data_to_send()` seals what is queued, and
+packets queued together go out as BATCH frames (batch.py): one AEAD call and
+one header for many small packets. A lone packet is a frame of its own. A
+received BATCH becomes one `PacketReceived` per packet, in order, each with
+the batch frame's nonce and tag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container
 from enum import Enum
-from typing import Literal
+from typing import Literal, NoReturn
 
-import msgspec
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agora.errors import LocalError, RemoteError
+from agora.peer_net import batch
 from agora.peer_net.codes import PacketCode
 from agora.peer_net.crypto_session import NONCE_LIMIT, CryptoSession
+from agora.peer_net.events import Disconnected, Event, HandshakeComplete, PacketReceived
 from agora.peer_net.header import (
     DEFAULT_MAX_FRAME,
     HEADER_SIZE,
@@ -31,14 +38,25 @@ from agora.peer_net.header import (
     MAX_CODE,
     MAX_MSG_ID,
     RESPONSE_HANDLER,
-    Header,
 )
 from agora.peer_net.identity import NodeKey, PeerInfo
 from agora.peer_net.incoming import HANDSHAKE_LENGTH, Incoming
 from agora.peer_net.negotiation import Handshake, decode_disconnect, encode_disconnect, refusal
 from agora.peer_net.outgoing import Outgoing
+from agora.peer_net.violations import violation
+
+__all__ = [  # the events live in events.py; importing them from here still works
+    "Connection",
+    "Disconnected",
+    "Event",
+    "HandshakeComplete",
+    "PacketReceived",
+    "State",
+]
 
 _DISCONNECT = int(PacketCode.DISCONNECT)
+_BATCH = int(PacketCode.BATCH)
+_SUB_SIZE = batch.SUB_SIZE
 
 
 class State(Enum):
@@ -58,22 +76,8 @@ TRANSITIONS: dict[tuple[State, str], State] = {
 }
 
 
-class HandshakeComplete(msgspec.Struct, frozen=True, tag=True):
-    peer: PeerInfo
-
-
-class PacketReceived(msgspec.Struct, frozen=True, tag=True):
-    header: Header
-    body: bytes | memoryview
-
-
-class Disconnected(msgspec.Struct, frozen=True, tag=True):
-    code: str
-    message: str
-    by_peer: bool
-
-
-Event = HandshakeComplete | PacketReceived | Disconnected
+_NEW, _INIT, _READY, _CLOSED = State.NEW, State.INIT, State.READY, State.CLOSED  # hot paths
+_LAST_NONCE = NONCE_LIMIT - 1
 
 
 class Connection:
@@ -117,6 +121,10 @@ class Connection:
             max_frame=max_frame, budget=2 * frame if in_budget is None else in_budget
         )
         self._outgoing = Outgoing(out_budget)
+        # Packets sent but not sealed yet, and their size as lone frames.
+        self._pending: list[batch.Packet] = []
+        self._pending_size = 0
+        self._batch_bytes = min(batch.TARGET_BYTES, max_frame)
         self._state = State.NEW
         self._handshake: Handshake | None = None
         self._session: CryptoSession | None = None
@@ -139,7 +147,7 @@ class Connection:
     @property
     def wants_read(self) -> bool:
         """False while the peer's unread backlog is over budget, and once closed."""
-        return self._state in (State.INIT, State.READY) and not self._incoming.over_budget
+        return (self._state is _READY or self._state is _INIT) and not self._incoming.over_budget
 
     @property
     def session(self) -> CryptoSession | None:
@@ -164,6 +172,8 @@ class Connection:
         self._advance("reset")
         self._incoming.clear()
         self._outgoing.clear()
+        self._pending.clear()
+        self._pending_size = 0
         self._handshake = None
         self._session = None
         self.peer = None
@@ -173,16 +183,16 @@ class Connection:
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; every complete message in them is processed."""
         state = self._state
-        if state is State.CLOSED:
+        if state is _CLOSED:
             return []  # late bytes after we closed mean nothing
-        if state is State.NEW:
+        if state is _NEW:
             raise LocalError("receive_data before start()", code="bad_transition")
         self._incoming.feed(data)
         events: list[Event] = []
         try:
-            if state is State.INIT:
+            if state is _INIT:
                 self._drive_handshake(events)
-            if self._state is State.READY:
+            if self._state is _READY:
                 self._read_frames(events)
         except RemoteError as e:
             self._fail(e)
@@ -234,25 +244,30 @@ class Connection:
         incoming = self._incoming
         spans, error = incoming.spans()
         if spans:
-            open_at = session.open_at
+            open_raw = session.open_raw
             append = events.append
             with memoryview(incoming.buffer) as view:
                 for start, end in spans:
-                    header, body = open_at(view, start, end)
-                    if header.code == _DISCONNECT:
+                    code, flags, msg_id, nonce, tag, body = open_raw(view, start, end)
+                    if code == _BATCH:
+                        if flags or msg_id:
+                            raise violation("bad_batch", "a BATCH frame has flags or a msg_id")
+                        events += batch.decode(body, nonce, tag)
+                        continue
+                    if code == _DISCONNECT:
                         reason = decode_disconnect(body)
                         self._advance("close")
                         append(Disconnected(reason.code, reason.message, by_peer=True))
                         break
-                    append(PacketReceived(header, body))
-            if self._state is State.CLOSED:
+                    append(PacketReceived(code, flags == 1, flags == 2, msg_id, body, nonce, tag))
+            if self._state is _CLOSED:
                 incoming.clear()
                 return
         if error is not None:
             raise error
 
     def _fail(self, error: RemoteError) -> None:
-        if self._state is State.CLOSED:
+        if self._state is _CLOSED:
             return
         self._queue_disconnect(error.code, error.message)
         self._advance("close")
@@ -269,28 +284,72 @@ class Connection:
         response_handler: bool = False,
         is_response: bool = False,
     ) -> bool:
-        """Encrypt and queue one packet; False if the outgoing queue is over budget."""
+        """Queue one packet for the next `data_to_send`; False if over the outgoing budget."""
         session = self._session
-        if self._state is not State.READY or session is None:
-            raise LocalError(f"cannot send in state {self._state.value}", code="not_ready")
-        if response_handler and is_response:
-            raise LocalError("a packet cannot be both request and response", code="bad_flags")
-        if code == _DISCONNECT:
-            raise LocalError("use close() to send DISCONNECT", code="bad_code")
-        if not (0 <= code <= MAX_CODE and 0 <= msg_id <= MAX_MSG_ID):
-            raise LocalError(f"code {code} or msg_id {msg_id} out of range", code="bad_header")
         size = len(body)
-        if size > self.max_frame:
-            raise LocalError(f"body of {size} bytes over {self.max_frame}", code="body_too_large")
+        if (
+            session is None
+            or self._state is not _READY
+            or (response_handler and is_response)
+            or code == _DISCONNECT
+            or code == _BATCH
+            or not (0 <= code <= MAX_CODE and 0 <= msg_id <= MAX_MSG_ID)
+            or size > self.max_frame
+        ):
+            self._refuse(code, msg_id, size, response_handler and is_response)
         out = self._outgoing
-        if out.size + size + HEADER_SIZE > out.budget:
-            return False  # checked before sealing: a refused packet must not use a nonce
-        if session.send_nonce >= NONCE_LIMIT - 1:
+        pending = self._pending
+        if out.size + self._pending_size + size + HEADER_SIZE > out.budget:
+            return False  # a refused packet is never queued, so it never uses a nonce
+        # Each queued packet may take a nonce of its own; keep the last for DISCONNECT.
+        if session.send_nonce + len(pending) >= _LAST_NONCE:
             self.close("rekey_required", "nonce limit reached; reconnect to rekey")
             raise LocalError("send nonce limit reached", code="rekey_required")
-        flags = (RESPONSE_HANDLER if response_handler else 0) | (IS_RESPONSE if is_response else 0)
-        out.size += session.seal(code, flags, msg_id, body, out.parts)
+        if response_handler or is_response:
+            flags = RESPONSE_HANDLER if response_handler else IS_RESPONSE
+            pending.append((code, flags, msg_id, body))
+        else:
+            pending.append((code, 0, msg_id, body))
+        self._pending_size += size + HEADER_SIZE
         return True
+
+    def _refuse(self, code: int, msg_id: int, size: int, both_flags: bool) -> NoReturn:
+        """Why `send_packet` cannot send this (its checks again, one by one)."""
+        if self._state is not _READY or self._session is None:
+            raise LocalError(f"cannot send in state {self._state.value}", code="not_ready")
+        if both_flags:
+            raise LocalError("a packet cannot be both request and response", code="bad_flags")
+        if code == _DISCONNECT or code == _BATCH:
+            raise LocalError(f"code {code} is sent by the Connection itself", code="bad_code")
+        if not (0 <= code <= MAX_CODE and 0 <= msg_id <= MAX_MSG_ID):
+            raise LocalError(f"code {code} or msg_id {msg_id} out of range", code="bad_header")
+        raise LocalError(f"body of {size} bytes over {self.max_frame}", code="body_too_large")
+
+    def _seal_pending(self) -> None:
+        """Seal the queued packets in order: runs of them as BATCH frames, a lone one alone."""
+        session = self._session
+        assert session is not None
+        pending, out, limit = self._pending, self._outgoing, self._batch_bytes
+        seal, parts = session.seal, out.parts
+        n = len(pending)
+        i = 0
+        while i < n:
+            code, flags, msg_id, body = pending[i]
+            total = _SUB_SIZE + len(body)
+            j = i + 1
+            stop = min(n, i + batch.MAX_PACKETS)
+            while j < stop:
+                total += _SUB_SIZE + len(pending[j][3])
+                if total > limit:
+                    break
+                j += 1
+            if j - i == 1:
+                out.size += seal(code, flags, msg_id, body, parts)
+            else:
+                out.size += seal(_BATCH, 0, 0, batch.encode(pending[i:j]), parts)
+            i = j
+        pending.clear()
+        self._pending_size = 0
 
     def close(self, code: str = "closed", message: str = "") -> None:
         """Close from our side; once READY the peer is told why. Idempotent."""
@@ -302,19 +361,26 @@ class Connection:
         self._incoming.clear()
 
     def data_to_send(self) -> bytes:
-        """Everything queued for the peer (also after close: the DISCONNECT)."""
+        """Everything queued for the peer, sealed (also after close: the DISCONNECT)."""
+        if self._pending:
+            self._seal_pending()
         return self._outgoing.take()
 
     @property
     def outgoing_size(self) -> int:
-        return self._outgoing.size
+        """Bytes queued, counting a packet not sealed yet as a lone frame."""
+        return self._outgoing.size + self._pending_size
 
     def _queue_handshake(self, message: bytes) -> None:
         self._outgoing.push_control(HANDSHAKE_LENGTH.pack(len(message)), message)
 
     def _queue_disconnect(self, code: str, message: str) -> None:
         session = self._session
-        if session is None or session.send_nonce >= NONCE_LIMIT:
+        if session is None:
+            return
+        if self._pending:
+            self._seal_pending()  # what was sent before the close goes first
+        if session.send_nonce >= NONCE_LIMIT:
             return
         out = self._outgoing
         out.size += session.seal(_DISCONNECT, 0, 0, encode_disconnect(code, message), out.parts)

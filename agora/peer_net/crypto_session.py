@@ -37,6 +37,7 @@ from agora.peer_net.violations import violation
 
 NONCE_LIMIT = 2**63  # first nonce never used; the last usable one carries the DISCONNECT
 _NONCE = struct.Struct("<4xQ")
+Opened = tuple[int, int, int, int, bytes, bytes]  # code, flags, msg_id, nonce, tag, body
 
 
 class CryptoSession:
@@ -75,6 +76,11 @@ class CryptoSession:
 
     def open_at(self, buf: memoryview, start: int, end: int) -> tuple[Header, bytes]:
         """`open` for the frame at buf[start:end], whose length field was checked."""
+        code, flags, msg_id, nonce, tag, body = self.open_raw(buf, start, end)
+        return Header(code, flags == 1, flags == 2, msg_id, nonce, tag), body  # flags: 0, 1 or 2
+
+    def open_raw(self, buf: memoryview, start: int, end: int) -> Opened:
+        """`open_at` without building a Header: (code, flags, msg_id, nonce, tag, body)."""
         _, code, flags, msg_id, nonce, tag = HEADER.unpack_from(buf, start)
         if flags & ~KNOWN_FLAGS or flags == KNOWN_FLAGS:  # check_flags, inlined: hot path
             check_flags(flags)
@@ -94,4 +100,4 @@ class CryptoSession:
         except InvalidTag:
             raise violation("bad_tag", f"frame {nonce} failed authentication") from None
         self.recv_nonce = nonce + 1
-        return Header(code, flags == 1, flags == 2, msg_id, nonce, tag), body  # flags: 0, 1 or 2
+        return code, flags, msg_id, nonce, tag, body

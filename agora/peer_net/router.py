@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from agora.errors import LocalError, RemoteError
 from agora.peer_net.gossip import Gossip, MarshalledPacket
-from agora.peer_net.handlers.forward import HandlerContext
-from agora.peer_net.handlers.switcher import check_inbound, dispatch, dispatch_response
+from agora.peer_net.handlers.forward import Handler, HandlerContext
+from agora.peer_net.handlers.switcher import Route, check_inbound, dispatch, dispatch_response
 from agora.peer_net.handlers.table import TABLE, Kind, rate_limits
 from agora.peer_net.messages import Inbound
 from agora.peer_net.peers import Peers
@@ -66,10 +67,18 @@ class Router:
         body: bytes | memoryview,
         now: float,
     ) -> Outcome:
-        route = check_inbound(
-            code, is_request=is_request, is_response=is_response, body_len=len(body)
-        )
-        if route.kind is Kind.RESPONSE:
+        entry = _INBOUND.get(code)
+        # The common case checked inline; check_inbound names what is wrong otherwise.
+        if (
+            entry is None
+            or entry.request != is_request
+            or entry.response != is_response
+            or len(body) > entry.max_body
+        ):
+            check_inbound(code, is_request=is_request, is_response=is_response, body_len=len(body))
+            raise LocalError(f"check_inbound passed code {code}", code="no_handler")  # never
+        route = entry.route
+        if is_response:
             r = self.tracker.resolve(peer_id, msg_id, now, code)
             if isinstance(r, Unsolicited):
                 raise r.error()
@@ -81,16 +90,20 @@ class Router:
             if self.peers.is_banned(peer_id, now=now):
                 raise RemoteError(f"banned for flooding {route.spec.name}", code=RATE_LIMITED)
             return Outcome.RATE_LIMITED
-        if route.spec.gossip and not self.gossip.receive(peer_id, code, body, now):
+        if entry.gossip and not self.gossip.receive(peer_id, code, body, now):
             return Outcome.DUPLICATE
         msg = Inbound(peer_id, code, bytes(body), msg_id, is_request)
+        handler = entry.handler
+        if handler is None:
+            return self._taken(dispatch(self.ctx, route, msg))  # raises no_handler
+        if not is_request:
+            return DELIVERED if handler(self.ctx, msg) else NOT_TAKEN
         try:
-            taken = dispatch(self.ctx, route, msg)
+            taken = handler(self.ctx, msg)
         except RemoteError:
-            if is_request:
-                self.limiter.release(peer_id, code)
+            self.limiter.release(peer_id, code)
             raise
-        if is_request and not taken:
+        if not taken:
             self.limiter.release(peer_id, code)  # nobody will answer it
         return self._taken(taken)
 
@@ -138,3 +151,29 @@ class Router:
         """A peer for `Request(peer_id=None)`; None if there is none."""
         ids = sorted(peers)
         return rng.choice(ids) if ids else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What `on_packet` needs of a code, flattened for the per-packet path."""
+
+    route: Route
+    request: bool
+    response: bool
+    max_body: int
+    gossip: bool
+    handler: Handler | None
+
+
+_INBOUND = {
+    code: _Entry(
+        Route(spec),
+        spec.kind is Kind.REQUEST,
+        spec.kind is Kind.RESPONSE,
+        spec.max_body,
+        spec.gossip,
+        spec.handler,
+    )
+    for code, spec in TABLE.items()
+}
+DELIVERED, NOT_TAKEN = Outcome.DELIVERED, Outcome.NOT_TAKEN

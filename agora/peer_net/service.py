@@ -97,6 +97,7 @@ class PeerNet:
         self.book = AddrBook(path / "addrbook.json" if path else None, [self.external])
         self.book.add_bootstrap(settings.bootstrap, now)
         self.sinks = {o: EventSink(o.value, tx) for o, tx in (events or {}).items()}
+        self.sink_list = list(self.sinks.values())
         self.commands = Commands(self)
         limiter = RateLimiter(rate_limits(settings.rate_overrides), self.peers)
         self.router = Router(self.peers, HandlerContext(self.sinks, self.commands), limiter=limiter)
@@ -214,24 +215,32 @@ class PeerNet:
         t = self.clock()
         pid: bytes = pc.peer_id  # type: ignore[assignment]  # a packet comes after the handshake
         on_packet = self.router.on_packet
+        sinks = self.sink_list
+        for sink in sinks:
+            sink.hold()  # the whole read goes to each actor in one channel send
         n = 0
-        for ev in events:
-            if type(ev) is PacketReceived:
-                n += 1
-                h = ev.header
-                try:
-                    on_packet(pid, h.code, h.msg_id, h.response_handler, h.is_response, ev.body, t)
-                except RemoteError as e:
-                    if self.membership.misbehaved(pid, None, e, t):
+        try:
+            for ev in events:
+                if type(ev) is PacketReceived:
+                    n += 1
+                    try:
+                        on_packet(
+                            pid, ev.code, ev.msg_id, ev.response_handler, ev.is_response, ev.body, t
+                        )
+                    except RemoteError as e:
+                        if self.membership.misbehaved(pid, None, e, t):
+                            break
+                elif isinstance(ev, HandshakeComplete):
+                    if not self.membership.joined(pc, ev.peer, t):
                         break
-            elif isinstance(ev, HandshakeComplete):
-                if not self.membership.joined(pc, ev.peer, t):
+                    pid = ev.peer.identity_key
+                elif isinstance(ev, Disconnected):  # the peer said why it leaves
+                    self.log.info("peer_goodbye", node=self.key.short, peer=pid, reason=ev.code)
+                    pc.link.close(ev.code)
                     break
-                pid = ev.peer.identity_key
-            elif isinstance(ev, Disconnected):  # the peer said why it leaves
-                self.log.info("peer_goodbye", node=self.key.short, peer=pid, reason=ev.code)
-                pc.link.close(ev.code)
-                break
+        finally:
+            for sink in sinks:
+                sink.release()
         self.packets_in += n
         if not pc.read_paused and any(s.overflow for s in self.sinks.values()):
             pc.read_paused = True

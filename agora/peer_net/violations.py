@@ -31,6 +31,7 @@ PENALTIES: dict[str, int] = {
     "nonce_skip": BAN,
     "rekey_required": BAN,
     "bad_disconnect": BAN,
+    "bad_batch": BAN,
 }
 
 

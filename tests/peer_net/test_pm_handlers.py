@@ -71,9 +71,11 @@ def test_table_is_consistent() -> None:
             assert spec.answers is not None and TABLE[spec.answers].response == code
             assert spec.limit is None and spec.handler_res is not None
             assert TABLE[spec.answers].owner is spec.owner
-        elif code != PacketCode.DISCONNECT:
-            assert isinstance(spec.limit, Bucket) and spec.gossip and spec.handler is not None
-        assert spec.gossip == (spec.kind is Kind.ANNOUNCEMENT and code >= FIRST_APP_CODE)
+        elif code not in (PacketCode.DISCONNECT, PacketCode.BATCH):  # Connection's own
+            assert isinstance(spec.limit, Bucket) and spec.handler is not None
+        direct = code == AppCode.TEST_DIRECT  # the one point-to-point announcement
+        app_announcement = spec.kind is Kind.ANNOUNCEMENT and code >= FIRST_APP_CODE
+        assert spec.gossip == (app_announcement and not direct)
     assert code_name(999) == "UNKNOWN_999"
 
 
@@ -85,7 +87,7 @@ def test_code_switcher_keeps_negotiation_and_names_the_owner() -> None:
     assert code_switcher(AppCode.TX_GOSSIP).owner is Owner.BLOCKCHAIN
     assert code_switcher(AppCode.BLOCKS_REQUEST).owner is Owner.BLOCKCHAIN
     assert code_switcher(AppCode.TEST_GOSSIP).owner is Owner.TEST
-    for unknown in (0, 6, 15, 24, 29, 33, 65535):
+    for unknown in (0, 7, 15, 24, 29, 34, 65535):
         with pytest.raises(RemoteError) as e:
             code_switcher(unknown)
         assert (e.value.code, e.value.penalty) == ("unknown_code", 100)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from agora.errors import LocalError
 from agora.logs import Log
 from agora.peer_net.messages import Inbound, NetEvent, Response
 from agora.peer_net.requests import Pending
@@ -94,10 +95,16 @@ _FORWARDERS: dict[Owner, Callable[[Channels, NetEvent], bool]] = {
 
 def announce_to(owner: Owner) -> Handler:
     """The handler of an announcement or request code owned by `owner`."""
-    fwd = _FORWARDERS[owner]
+    if owner not in _FORWARDERS:
+        raise LocalError(f"no actor owns {owner.value} codes", code="no_handler")
 
     def handler(ctx: HandlerContext, msg: Inbound) -> bool:
-        return fwd(ctx.channels, msg)
+        # `forward`, inlined: this runs for every packet an actor gets
+        sink = ctx.channels.get(owner)
+        if sink is None:
+            return forward(owner, ctx.channels, msg)
+        sink.send_nowait(msg)
+        return True
 
     handler.__name__ = f"announce_to_{owner.value}"
     return handler

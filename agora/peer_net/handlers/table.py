@@ -38,6 +38,7 @@ class AppCode(IntEnum):
     TEST_GOSSIP = 30
     TEST_REQUEST = 31
     TEST_RESPONSE = 32
+    TEST_DIRECT = 33
 
 
 class Kind(StrEnum):
@@ -61,9 +62,11 @@ class CodeSpec:
     handler_res: ResponseHandler | None = None
 
 
-def _announce(code: IntEnum, owner: Owner, max_body: int, rate: float, burst: float) -> CodeSpec:
+def _announce(
+    code: IntEnum, owner: Owner, max_body: int, rate: float, burst: float, gossip: bool = True
+) -> CodeSpec:
     return CodeSpec(
-        code, code.name, owner, Kind.ANNOUNCEMENT, max_body, gossip=True,
+        code, code.name, owner, Kind.ANNOUNCEMENT, max_body, gossip=gossip,
         limit=Bucket(rate, burst), handler=announce_to(owner),
     )  # fmt: skip
 
@@ -89,6 +92,8 @@ _CONS, _CHAIN, _TEST = Owner.CONSENSUS, Owner.BLOCKCHAIN, Owner.TEST
 _SPECS = [
     # Connection consumes DISCONNECT itself; it is here so the code is known.
     CodeSpec(_P.DISCONNECT, "DISCONNECT", _N, Kind.ANNOUNCEMENT, 4 * KiB),
+    # Connection unpacks BATCH frames itself; a BATCH inside a batch is `bad_batch`.
+    CodeSpec(_P.BATCH, "BATCH", _N, Kind.ANNOUNCEMENT, DEFAULT_MAX_FRAME),
     CodeSpec(
         _P.PING, "PING", _N, Kind.REQUEST, neg.MAX_PING_BODY, response=_P.PONG,
         limit=InFlight(2), handler=neg.on_ping,
@@ -116,6 +121,8 @@ _SPECS = [
     _announce(_A.TEST_GOSSIP, _TEST, 1024 * KiB, rate=1000, burst=2000),
     _request(_A.TEST_REQUEST, _A.TEST_RESPONSE, _TEST, 1024 * KiB, in_flight=8),
     _response(_A.TEST_RESPONSE, _A.TEST_REQUEST, _TEST, 1024 * KiB),
+    # point to point (SendTo), not relayed: the transport without the seen-cache
+    _announce(_A.TEST_DIRECT, _TEST, 1024 * KiB, rate=1000, burst=2000, gossip=False),
 ]  # fmt: skip
 
 TABLE: Mapping[int, CodeSpec] = MappingProxyType({int(s.code): s for s in _SPECS})
