@@ -20,6 +20,7 @@ from agora.blockchain.reader import Reader
 from agora.rpc.app import RpcConfig
 from agora.rpc.chain_blocks import blocks_topic, publish_block
 from agora.rpc.chain_methods import register_chain_methods
+from agora.rpc.dev_faucet import faucet_enabled, register_dev_faucet
 from agora.rpc.messages import Publisher
 from agora.rpc.metrics import Metrics
 from agora.rpc.net_methods import node_health, register_net_methods
@@ -82,6 +83,14 @@ def make_rpc(
     register_net_methods(server.registry, net_status, node_info)
     server.add_topic(blocks_topic(reader))
     social_rpc.register(server.registry, social, server.hub)
+    if faucet_enabled(genesis):  # devnets: the web client's faucet button
+        register_dev_faucet(
+            server.registry,
+            reader,
+            genesis,
+            chain_inbox=chain_inbox,
+            pending_nonce=lambda sender: _pending_nonce(chain, sender),
+        )
     return server
 
 
