@@ -3,7 +3,8 @@
 It is an ordinary actor on peer_net's channels. It decodes each TEST_GOSSIP
 item, keeps it in a bounded log and relays it once (`Broadcast` with the
 sender excluded: peer_net's seen-cache drops the echoes); it answers each
-TEST_REQUEST with a TEST_RESPONSE; an undecodable body is reported with
+TEST_REQUEST with a TEST_RESPONSE; it logs each TEST_DIRECT item (point to
+point, never relayed); an undecodable body is reported with
 `Penalize(undecodable_body)`, which bans the sender. `request()` asks a peer
 and waits for the `Response` or `RequestFailed`.
 """
@@ -30,6 +31,7 @@ from agora.peer_net.messages import (
     RequestFailed,
     Respond,
     Response,
+    SendTo,
 )
 from agora.spsc import ChannelClosed, EndOfChannel, Receiver, Sender
 
@@ -69,6 +71,7 @@ class TestActor:
         self.answer_requests = answer_requests
         self.relay = relay
         self.gossip_log: deque[tuple[bytes, str]] = deque(maxlen=log_size)  # (from, text)
+        self.direct_log: deque[tuple[bytes, str]] = deque(maxlen=log_size)  # TEST_DIRECT
         self.answered = 0
         self.undecodable = 0
         self.connected: dict[bytes, PeerUp] = {}
@@ -116,6 +119,8 @@ class TestActor:
             self.gossip_log.append((ev.peer_id, item.text))
             if self.relay:
                 await self.commands.send(Broadcast(ev.code, ev.body, exclude=ev.peer_id))
+        elif ev.code == AppCode.TEST_DIRECT:
+            self.direct_log.append((ev.peer_id, item.text))
         elif ev.code == AppCode.TEST_REQUEST and ev.is_request and self.answer_requests:
             answer = encode_item(TestItem("re:" + item.text, item.data))
             await self.commands.send(Respond(ev.peer_id, ev.msg_id, AppCode.TEST_RESPONSE, answer))
@@ -126,6 +131,10 @@ class TestActor:
     async def gossip(self, text: str, data: bytes = b"") -> None:
         body = encode_item(TestItem(text, data))
         await self.commands.send(Broadcast(AppCode.TEST_GOSSIP, body))
+
+    async def send_to(self, peer_id: bytes, text: str, data: bytes = b"") -> None:
+        body = encode_item(TestItem(text, data))
+        await self.commands.send(SendTo(peer_id, AppCode.TEST_DIRECT, body))
 
     async def request(
         self, peer_id: bytes | None, text: str, timeout_s: float = 5.0

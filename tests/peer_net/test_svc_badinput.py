@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from raw_peer import RawPeer
 from svc_util import TNode, arun, records, running, until
 
+from agora.peer_net import batch
 from agora.peer_net.codes import PacketCode
 from agora.peer_net.handlers import AppCode
 from agora.peer_net.messages import Response
@@ -94,6 +95,30 @@ async def undecodable_pex(raw: RawPeer, addr: str) -> None:
     raw.write(raw.seal(PacketCode.PEX_RESPONSE, b"\x91\x91\xc1", flags=2, msg_id=77))
 
 
+async def bad_batch(raw: RawPeer, addr: str) -> None:
+    await raw.handshake(addr)
+    whole = batch.encode([(AppCode.TEST_GOSSIP, 0, 0, GOOD), (AppCode.TEST_GOSSIP, 0, 0, GOOD)])
+    raw.write(raw.seal(PacketCode.BATCH, whole[:-3]))  # the second packet cut short
+
+
+async def unknown_code_in_batch(raw: RawPeer, addr: str) -> None:
+    await raw.handshake(addr)
+    body = batch.encode([(AppCode.TEST_GOSSIP, 0, 0, GOOD), (999, 0, 0, b"")])
+    raw.write(raw.seal(PacketCode.BATCH, body))
+
+
+async def oversize_in_batch(raw: RawPeer, addr: str) -> None:
+    await raw.handshake(addr)
+    body = batch.encode([(AppCode.TEST_DIRECT, 0, 0, GOOD), (AppCode.VOTE, 0, 0, bytes(1025))])
+    raw.write(raw.seal(PacketCode.BATCH, body))
+
+
+async def unsolicited_response_in_batch(raw: RawPeer, addr: str) -> None:
+    await raw.handshake(addr)
+    body = batch.encode([(AppCode.TEST_RESPONSE, 2, 4242, GOOD)])
+    raw.write(raw.seal(PacketCode.BATCH, body))
+
+
 # case, the logged reason, banned?
 CASES: list[tuple[Case, str, bool]] = [
     (garbage_before_handshake, "handshake_message_too_long", False),
@@ -107,6 +132,10 @@ CASES: list[tuple[Case, str, bool]] = [
     (undecodable_body, "undecodable_body", True),
     (undecodable_disconnect, "bad_disconnect", True),
     (undecodable_pex, "unsolicited_response", True),
+    (bad_batch, "bad_batch", True),
+    (unknown_code_in_batch, "unknown_code", True),
+    (oversize_in_batch, "body_oversize", True),
+    (unsolicited_response_in_batch, "unsolicited_response", True),
 ]
 
 
