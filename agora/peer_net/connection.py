@@ -56,7 +56,6 @@ __all__ = [  # the events live in events.py; importing them from here still work
 
 _DISCONNECT = int(PacketCode.DISCONNECT)
 _BATCH = int(PacketCode.BATCH)
-_SUB_SIZE = batch.SUB_SIZE
 
 
 class State(Enum):
@@ -120,11 +119,7 @@ class Connection:
         self._incoming = Incoming(
             max_frame=max_frame, budget=2 * frame if in_budget is None else in_budget
         )
-        self._outgoing = Outgoing(out_budget)
-        # Packets sent but not sealed yet, and their size as lone frames.
-        self._pending: list[batch.Packet] = []
-        self._pending_size = 0
-        self._batch_bytes = min(batch.TARGET_BYTES, max_frame)
+        self._outgoing = Outgoing(out_budget, min(batch.TARGET_BYTES, max_frame))
         self._state = State.NEW
         self._handshake: Handshake | None = None
         self._session: CryptoSession | None = None
@@ -172,8 +167,6 @@ class Connection:
         self._advance("reset")
         self._incoming.clear()
         self._outgoing.clear()
-        self._pending.clear()
-        self._pending_size = 0
         self._handshake = None
         self._session = None
         self.peer = None
@@ -298,20 +291,15 @@ class Connection:
         ):
             self._refuse(code, msg_id, size, response_handler and is_response)
         out = self._outgoing
-        pending = self._pending
-        if out.size + self._pending_size + size + HEADER_SIZE > out.budget:
-            return False  # a refused packet is never queued, so it never uses a nonce
         # Each queued packet may take a nonce of its own; keep the last for DISCONNECT.
-        if session.send_nonce + len(pending) >= _LAST_NONCE:
+        if session.send_nonce + len(out.pending) >= _LAST_NONCE:
             self.close("rekey_required", "nonce limit reached; reconnect to rekey")
             raise LocalError("send nonce limit reached", code="rekey_required")
+        # False over budget: a refused packet is never queued, so never uses a nonce
         if response_handler or is_response:
             flags = RESPONSE_HANDLER if response_handler else IS_RESPONSE
-            pending.append((code, flags, msg_id, body))
-        else:
-            pending.append((code, 0, msg_id, body))
-        self._pending_size += size + HEADER_SIZE
-        return True
+            return out.queue(code, flags, msg_id, body)
+        return out.queue(code, 0, msg_id, body)
 
     def _refuse(self, code: int, msg_id: int, size: int, both_flags: bool) -> NoReturn:
         """Why `send_packet` cannot send this (its checks again, one by one)."""
@@ -325,32 +313,6 @@ class Connection:
             raise LocalError(f"code {code} or msg_id {msg_id} out of range", code="bad_header")
         raise LocalError(f"body of {size} bytes over {self.max_frame}", code="body_too_large")
 
-    def _seal_pending(self) -> None:
-        """Seal the queued packets in order: runs of them as BATCH frames, a lone one alone."""
-        session = self._session
-        assert session is not None
-        pending, out, limit = self._pending, self._outgoing, self._batch_bytes
-        seal, parts = session.seal, out.parts
-        n = len(pending)
-        i = 0
-        while i < n:
-            code, flags, msg_id, body = pending[i]
-            total = _SUB_SIZE + len(body)
-            j = i + 1
-            stop = min(n, i + batch.MAX_PACKETS)
-            while j < stop:
-                total += _SUB_SIZE + len(pending[j][3])
-                if total > limit:
-                    break
-                j += 1
-            if j - i == 1:
-                out.size += seal(code, flags, msg_id, body, parts)
-            else:
-                out.size += seal(_BATCH, 0, 0, batch.encode(pending[i:j]), parts)
-            i = j
-        pending.clear()
-        self._pending_size = 0
-
     def close(self, code: str = "closed", message: str = "") -> None:
         """Close from our side; once READY the peer is told why. Idempotent."""
         if self._state is State.CLOSED:
@@ -362,14 +324,16 @@ class Connection:
 
     def data_to_send(self) -> bytes:
         """Everything queued for the peer, sealed (also after close: the DISCONNECT)."""
-        if self._pending:
-            self._seal_pending()
-        return self._outgoing.take()
+        out = self._outgoing
+        if out.pending:
+            assert self._session is not None  # packets are only queued once READY
+            out.seal_pending(self._session.seal)
+        return out.take()
 
     @property
     def outgoing_size(self) -> int:
         """Bytes queued, counting a packet not sealed yet as a lone frame."""
-        return self._outgoing.size + self._pending_size
+        return self._outgoing.total
 
     def _queue_handshake(self, message: bytes) -> None:
         self._outgoing.push_control(HANDSHAKE_LENGTH.pack(len(message)), message)
@@ -378,9 +342,9 @@ class Connection:
         session = self._session
         if session is None:
             return
-        if self._pending:
-            self._seal_pending()  # what was sent before the close goes first
+        out = self._outgoing
+        if out.pending:
+            out.seal_pending(session.seal)  # what was sent before the close goes first
         if session.send_nonce >= NONCE_LIMIT:
             return
-        out = self._outgoing
         out.size += session.seal(_DISCONNECT, 0, 0, encode_disconnect(code, message), out.parts)

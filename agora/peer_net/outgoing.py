@@ -1,31 +1,86 @@
-"""The outgoing side of a connection: encoded frames waiting for the socket.
+"""The outgoing side of a connection: packets waiting to be sealed, then frames for the socket.
 
-Bounded in bytes. A packet that does not fit is refused (`push` returns
-False) and the caller decides: drop a gossip message, fail a request.
-Control messages (handshake, DISCONNECT) are small and always go in, so a
-connection can always say why it closes.
+Bounded in bytes. A packet that does not fit is refused (the caller decides:
+drop a gossip message, fail a request). Control messages (handshake,
+DISCONNECT) are small and always go in, so a connection can always say why
+it closes.
+
+Packets are queued in the clear (`pending`) and sealed together when the
+connection's bytes are taken: a run of them becomes one BATCH frame
+(batch.py), so the AEAD call and the header are paid once for the run. Only
+what is already queued is coalesced; nothing waits for more.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from agora.peer_net import batch
+from agora.peer_net.codes import PacketCode
+from agora.peer_net.header import HEADER_SIZE
+
 Chunk = bytes | bytearray | memoryview
+Seal = Callable[[int, int, int, bytes, list[Chunk]], int]  # CryptoSession.seal
+
+_BATCH = int(PacketCode.BATCH)
+_SUB_SIZE = batch.SUB_SIZE
 
 
 class Outgoing:
-    __slots__ = ("budget", "parts", "size")
+    __slots__ = ("batch_bytes", "budget", "parts", "pending", "pending_size", "size")
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, batch_bytes: int = batch.TARGET_BYTES) -> None:
         self.budget = budget
-        self.size = 0  # bytes queued
-        self.parts: list[Chunk] = []  # queued frames, in pieces; joined by `take`
+        self.batch_bytes = batch_bytes  # the most body a BATCH frame gets
+        self.size = 0  # bytes sealed and queued
+        self.parts: list[Chunk] = []  # sealed frames, in pieces; joined by `take`
+        self.pending: list[batch.Packet] = []  # queued packets, not sealed yet
+        self.pending_size = 0  # what they would take as lone frames
+
+    @property
+    def total(self) -> int:
+        """Bytes queued, counting a packet not sealed yet as a lone frame."""
+        return self.size + self.pending_size
 
     def fits(self, size: int) -> bool:
-        return self.size + size <= self.budget
+        return self.size + self.pending_size + size <= self.budget
+
+    def queue(self, code: int, flags: int, msg_id: int, body: bytes) -> bool:
+        """Queue one packet for sealing; False if it would go over budget."""
+        size = len(body) + HEADER_SIZE
+        if self.size + self.pending_size + size > self.budget:
+            return False
+        self.pending.append((code, flags, msg_id, body))
+        self.pending_size += size
+        return True
+
+    def seal_pending(self, seal: Seal) -> None:
+        """Seal the queued packets in order: runs of them as BATCH frames, a lone one alone."""
+        pending, parts, limit = self.pending, self.parts, self.batch_bytes
+        n = len(pending)
+        i = 0
+        while i < n:
+            code, flags, msg_id, body = pending[i]
+            total = _SUB_SIZE + len(body)
+            j = i + 1
+            stop = min(n, i + batch.MAX_PACKETS)
+            while j < stop:
+                total += _SUB_SIZE + len(pending[j][3])
+                if total > limit:
+                    break
+                j += 1
+            if j - i == 1:
+                self.size += seal(code, flags, msg_id, body, parts)
+            else:
+                self.size += seal(_BATCH, 0, 0, batch.encode(pending[i:j]), parts)
+            i = j
+        pending.clear()
+        self.pending_size = 0
 
     def push(self, *parts: Chunk) -> bool:
-        """Queue one frame, given whole or in pieces; False if over budget."""
+        """Queue one sealed frame, given whole or in pieces; False if over budget."""
         size = sum(len(p) for p in parts) if len(parts) != 1 else len(parts[0])
-        if self.size + size > self.budget:
+        if not self.fits(size):
             return False
         self.parts.extend(parts)
         self.size += size
@@ -37,7 +92,7 @@ class Outgoing:
         self.size += sum(len(p) for p in parts)
 
     def take(self) -> bytes:
-        """Everything queued, joined once; the queue is empty after."""
+        """Everything sealed, joined once; empty after. Call `seal_pending` first."""
         if not self.parts:
             return b""
         out = b"".join(self.parts)
@@ -48,3 +103,5 @@ class Outgoing:
     def clear(self) -> None:
         self.parts.clear()
         self.size = 0
+        self.pending.clear()
+        self.pending_size = 0

@@ -13,7 +13,7 @@ from agora.peer_net.codes import PacketCode
 from agora.peer_net.connection import Disconnected, PacketReceived, State
 from agora.peer_net.crypto_session import CryptoSession
 from agora.peer_net.header import HEADER, HEADER_SIZE
-from agora.peer_net.outgoing import Chunk
+from agora.peer_net.outgoing import Chunk, Outgoing
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEWER = settings(FUZZ, max_examples=100)  # structured inputs: fewer cover them
@@ -320,3 +320,26 @@ def test_the_responder_coalesces_too() -> None:
     assert [c for c, _ in _frames(data)] == [PacketCode.BATCH]
     _deliver(pair, data, "init")
     assert [c for c, *_ in _received(pair, "init")] == [20, 21, 22, 23, 24]
+
+
+def test_outgoing_queue_and_seal_runs_on_their_own() -> None:
+    out = Outgoing(budget=200, batch_bytes=45)
+    assert out.queue(16, 0, 0, b"a" * 10) and out.queue(17, 1, 5, b"b" * 10)
+    assert out.queue(18, 0, 0, b"c" * 30)  # 41 more bytes in a batch: over 45, so alone
+    assert out.total == 3 * HEADER_SIZE + 50 and out.size == 0
+    assert not out.queue(19, 0, 0, bytes(200 - out.total - HEADER_SIZE + 1))  # one byte over
+    calls: list[tuple[int, int, int, bytes]] = []
+
+    def seal(code: int, flags: int, msg_id: int, body: bytes, into: list[Chunk]) -> int:
+        calls.append((code, flags, msg_id, body))
+        into.append(body)
+        return len(body)
+
+    out.seal_pending(seal)
+    assert [c[:3] for c in calls] == [(PacketCode.BATCH, 0, 0), (18, 0, 0)]
+    assert [_fields(p) for p in batch.decode(calls[0][3])] == [
+        (16, 0, 0, b"a" * 10),
+        (17, 1, 5, b"b" * 10),
+    ]
+    assert out.pending == [] and out.pending_size == 0 and out.size == 42 + 30
+    assert out.take() == calls[0][3] + b"c" * 30 and out.total == 0
