@@ -121,7 +121,8 @@ def test_websocket_feed_resumes_after_reconnect(tmp_path: Path) -> None:
         async def go() -> list[str]:
             got: list[str] = []
             ws = await rh.WsClient.connect(addr)
-            r = await ws.call("social_subscribeFeed", {"account": "bob"})
+            bob = who["bob"].pub.hex()
+            r = await ws.call("social_subscribeFeed", {"account": bob})
             assert "result" in r, r
             cursor = None
             for i in range(3):
@@ -133,7 +134,7 @@ def test_websocket_feed_resumes_after_reconnect(tmp_path: Path) -> None:
             for i in range(3, 6):  # while disconnected
                 await asyncio.to_thread(post, i)
             ws = await rh.WsClient.connect(addr)
-            await ws.call("social_subscribeFeed", {"account": "bob", "cursor": cursor})
+            await ws.call("social_subscribeFeed", {"account": bob, "cursor": cursor})
             await asyncio.to_thread(post, 6)
             for _ in range(4):
                 got.append((await ws.recv())["params"]["result"]["text"])
