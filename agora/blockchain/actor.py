@@ -50,7 +50,7 @@ from agora.peer_net.handlers import AppCode
 from agora.peer_net.messages import Inbound, NetCommand, NetEvent, RequestFailed, Response
 from agora.rpc.messages import Answer
 from agora.rpc.metrics import Metrics
-from agora.spsc import ChannelClosed, EndOfChannel, Receiver, Sender
+from agora.spsc import BrokenChannel, ChannelClosed, EndOfChannel, Receiver, Sender
 
 T = TypeVar("T")
 Publish = Callable[[Block, CommitResult], None]
@@ -147,8 +147,9 @@ class BlockchainActor:
     async def _on_requests(self, msgs: list[ChainRequest]) -> None:
         for msg in msgs:
             reply = self._request(msg)
-            if reply is not None:
-                await self.replies.send(reply)
+            if reply is not None and not await _send(self.replies, reply):
+                self._close_inputs()  # consensus has stopped: so do we
+                return
 
     def _request(self, msg: ChainRequest) -> ChainReply | None:
         if isinstance(msg, CommitBlockReq):
@@ -235,12 +236,12 @@ class BlockchainActor:
                     gossip.append(ev)
                 elif ev.is_request:
                     for cmd in self.server.answer(ev):
-                        await self.net_commands.send(cmd)
+                        await _send(self.net_commands, cmd)
             elif isinstance(ev, Response | RequestFailed):
-                await self.replies.send(ev)  # the consensus actor's sync asked
+                await _send(self.replies, ev)  # the consensus actor's sync asked
         if gossip:
             for cmd in self.gossip.received(gossip):
-                await self.net_commands.send(cmd)
+                await _send(self.net_commands, cmd)
             self._refresh_status()
 
     # --- rpc ---
@@ -252,11 +253,11 @@ class BlockchainActor:
             if inbox is None:
                 break
             if isinstance(result, RemoteError):
-                await inbox.send(Answer(ticket, error=result))
+                await _send(inbox, Answer(ticket, error=result))
             else:
-                await inbox.send(Answer(ticket, result=result))
+                await _send(inbox, Answer(ticket, result=result))
         for cmd in commands:
-            await self.net_commands.send(cmd)
+            await _send(self.net_commands, cmd)
         self._refresh_status()
 
     # --- status ---
@@ -296,3 +297,12 @@ class BlockchainActor:
     def status(self) -> dict[str, Any]:
         """This actor's part of status.json; safe from any thread."""
         return self._status
+
+
+async def _send(tx: Sender[T], item: T) -> bool:
+    """Send, waiting for room; False if the other end has gone (it is stopping)."""
+    try:
+        await tx.send(item)
+    except (BrokenChannel, ChannelClosed):
+        return False
+    return True

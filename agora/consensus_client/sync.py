@@ -9,8 +9,10 @@ through peer_net and hands back each `Response` / `RequestFailed`.
   `window` ahead and no further than the best known peer, are cut into ranges
   of `batch` heights; each range goes to a peer that has it, with at most
   `per_peer` requests in flight to one peer, so several peers serve at once.
-  A failed or timed-out request frees its range for another peer; an empty
-  answer says the peer has less than it said.
+  A failed or timed-out request frees its range for another peer. An answer
+  may stop short (it is bounded in bytes) but never be empty for a height the
+  peer said it has: that costs it `blocks_withheld` (20), so a peer that
+  claims heights it does not serve cannot keep this node syncing.
 - **Checks**: every block's header must be the height asked for and its commit
   must be for that block and signed by +2/3 of the validator set
   (`Commit.verify`) before it is kept. The rest of the block is checked when the
@@ -220,9 +222,15 @@ class BlockSync:
             self._check(ask.start + i, sb.block, sb.commit) for i, sb in enumerate(resp.blocks)
         ]
         if p is not None:
-            if len(checked) < ask.count:
-                p.height = min(p.height, ask.start + len(checked) - 1)  # it has less
             p.served += len(checked)
+            if not checked:  # a stored first block is always sent: it does not have it
+                claimed, p.height = p.height, min(p.height, ask.start - 1)
+                if claimed >= ask.start:
+                    raise RemoteError(
+                        f"said it had {claimed}, sent nothing from {ask.start}",
+                        code="blocks_withheld",
+                        penalty=20,
+                    )
         new = 0
         for i, (block, commit) in enumerate(checked):
             h = ask.start + i

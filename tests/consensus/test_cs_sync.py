@@ -150,8 +150,10 @@ def test_failures_empty_answers_and_departures_free_ranges(
     assert r.peer_id == P1
     s.on_failed(r.req_id)  # timed out: asked again
     r = _one_request(s)
-    # an empty answer: it has less than it said
-    s.on_response(r.req_id, r.peer_id, encode_blocks_response(1, []))
+    # an empty answer: it has less than it said, which costs it
+    with pytest.raises(RemoteError) as e:
+        s.on_response(r.req_id, r.peer_id, encode_blocks_response(1, []))
+    assert e.value.code == "blocks_withheld"
     assert s.peers[P1].height == 0 and s.block_requests(3.0) == []
     _set_heights(s, {P1: 0, P2: TOP, P3: 0}, now=2.0)
     r = _one_request(s)

@@ -208,9 +208,22 @@ class Devnet:
         wait_until(
             lambda: all(n.height() >= height for n in group),
             timeout,
-            f"height {height} on {[n.name for n in group]} (at {self.heights(group)})",
+            lambda: f"height {height} on {[n.name for n in group]}\n{self.report(group)}",
             interval=0.2,
         )
+
+    def report(self, nodes: list[NodeProc] | None = None) -> str:
+        """Each node's state for a failure message: alive, heights, the end of its log."""
+        out = []
+        for n in nodes or self.nodes:
+            st = n.status() or {}
+            peers = len(st.get("peers", []))
+            out.append(
+                f"--- {n.name}: alive={n.alive} rpc_height={n.height()} status_height="
+                f"{st.get('height')} consensus={st.get('consensus')} peers={peers}"
+            )
+            out.append(n.log_tail(8))
+        return "\n".join(out)
 
     def block_ids(self, node: NodeProc, upto: int) -> dict[int, tuple[str, str]]:
         """Height -> (block id, state root in its header), over RPC."""
