@@ -295,11 +295,17 @@ class Connection:
         if session.send_nonce + len(out.pending) >= _LAST_NONCE:
             self.close("rekey_required", "nonce limit reached; reconnect to rekey")
             raise LocalError("send nonce limit reached", code="rekey_required")
-        # False over budget: a refused packet is never queued, so never uses a nonce
+        # `out.queue`, inlined: over budget, the packet is refused and never uses a nonce
+        size += HEADER_SIZE
+        if out.size + out.pending_size + size > out.budget:
+            return False
         if response_handler or is_response:
             flags = RESPONSE_HANDLER if response_handler else IS_RESPONSE
-            return out.queue(code, flags, msg_id, body)
-        return out.queue(code, 0, msg_id, body)
+            out.pending.append((code, flags, msg_id, body))
+        else:
+            out.pending.append((code, 0, msg_id, body))
+        out.pending_size += size
+        return True
 
     def _refuse(self, code: int, msg_id: int, size: int, both_flags: bool) -> NoReturn:
         """Why `send_packet` cannot send this (its checks again, one by one)."""

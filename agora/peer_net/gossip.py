@@ -10,20 +10,26 @@ Flow for an item that arrives from peer P:
    `fanout(packet, peers, exclude=P)` names the peers still without it: not
    P, not a peer that sent it to us meanwhile, not one we already sent it to.
 
-The seen-cache is keyed by the SHA-256 of the body, bounded in size (oldest
-first out) and in age (TTL), so memory stays flat under any flood.
+The seen-cache is keyed by the SHA-256 of the body and bounded in size and
+in age, so memory stays flat under any flood. It runs on every gossip packet,
+so it is two plain dicts, not an LRU: new keys go into the current
+generation; when it is full (half the bound) or a TTL old, it becomes the
+old generation and the previous old one is dropped whole. A key seen within
+the TTL is reported seen as long as fewer than half the bound of other new
+keys came after it; the peers' have-sets work the same way, without the TTL.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+_sha256 = hashlib.sha256
+
 
 def gossip_key(body: bytes | bytearray | memoryview) -> bytes:
-    return hashlib.sha256(body).digest()
+    return _sha256(body).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,51 +43,82 @@ class MarshalledPacket:
 
 
 class SeenCache:
-    """Bounded LRU with TTL. `seen()` asks and records in one step."""
+    """Keys seen within `ttl_s`, at most `max_items` held. `seen()` asks and records at once."""
+
+    __slots__ = ("_cur", "_cur_last", "_cur_start", "_half", "_old", "max_items", "ttl_s")
 
     def __init__(self, max_items: int = 100_000, ttl_s: float = 300.0) -> None:
         self.max_items = max_items
         self.ttl_s = ttl_s
-        self._first_seen: OrderedDict[bytes, float] = OrderedDict()
+        self._half = max(1, max_items // 2)
+        self._cur: dict[bytes, float] = {}  # key -> when first seen
+        self._old: dict[bytes, float] = {}  # the generation before
+        self._cur_start = self._cur_last = float("-inf")  # first and last insert into _cur
 
     def seen(self, key: bytes, now: float) -> bool:
         """True if `key` was seen within the TTL; otherwise record it and return False."""
-        self._expire(now)
-        at = self._first_seen.get(key)
+        cur = self._cur
+        at = cur.get(key)
+        if at is None:
+            at = self._old.get(key)
         if at is not None and now - at < self.ttl_s:
             return True
-        self._first_seen.pop(key, None)
-        self._first_seen[key] = now
-        while len(self._first_seen) > self.max_items:
-            self._first_seen.popitem(last=False)
+        if len(cur) >= self._half or now - self._cur_start >= self.ttl_s:
+            cur = self._rotate(now)
+        cur[key] = now
+        self._cur_last = now
         return False
 
+    def _rotate(self, now: float) -> dict[bytes, float]:
+        # a generation whose newest key has expired is dropped at once, not kept as the old one
+        self._old = self._cur if now - self._cur_last < self.ttl_s else {}
+        self._cur = {}
+        self._cur_start = now
+        return self._cur
+
     def __contains__(self, key: object) -> bool:
-        return key in self._first_seen
+        return key in self._cur or key in self._old
 
     def __len__(self) -> int:
-        return len(self._first_seen)
+        return len(self._cur) + len(self._old)
 
-    def _expire(self, now: float) -> None:
-        # entries are in first-seen order, so the expired ones are at the front
-        items = self._first_seen
-        while items:
-            key, at = next(iter(items.items()))
-            if now - at < self.ttl_s:
-                break
-            del items[key]
+
+class _Has:
+    """The keys one peer is known to have: two generations of sets, like SeenCache."""
+
+    __slots__ = ("cur", "half", "old")
+
+    def __init__(self, half: int) -> None:
+        self.half = half
+        self.cur: set[bytes] = set()
+        self.old: set[bytes] = set()
+
+    def add(self, key: bytes) -> None:
+        cur = self.cur
+        if key not in cur:
+            if len(cur) >= self.half:
+                self.old, self.cur = cur, set()
+                cur = self.cur
+            cur.add(key)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self.cur or key in self.old
 
 
 class Gossip:
     def __init__(self, seen: SeenCache | None = None, per_peer: int = 20_000) -> None:
         self.seen = seen or SeenCache()
-        self.per_peer = per_peer
-        self._has: dict[bytes, OrderedDict[bytes, None]] = {}
+        self.per_peer = per_peer  # keys remembered per peer, at most
+        self._half = max(1, per_peer // 2)
+        self._has: dict[bytes, _Has] = {}
 
     def receive(self, origin: bytes, code: int, body: bytes | memoryview, now: float) -> bool:
         """True if this item is new and should go to its actor."""
-        key = gossip_key(body)
-        self._mark(origin, key)
+        key = _sha256(body).digest()
+        known = self._has.get(origin)
+        if known is None:
+            known = self._has[origin] = _Has(self._half)
+        known.add(key)
         return not self.seen.seen(key, now)
 
     def outbound(self, code: int, body: bytes, now: float) -> MarshalledPacket:
@@ -95,10 +132,11 @@ class Gossip:
     ) -> list[bytes]:
         """The peers to send `packet` to; they are marked as having it."""
         out = []
+        key = packet.key
         for p in peers:
-            if p == exclude or self.has(p, packet.key):
+            if p == exclude or self.has(p, key):
                 continue
-            self._mark(p, packet.key)
+            self._mark(p, key)
             out.append(p)
         return out
 
@@ -112,8 +150,5 @@ class Gossip:
     def _mark(self, peer_id: bytes, key: bytes) -> None:
         known = self._has.get(peer_id)
         if known is None:
-            known = self._has[peer_id] = OrderedDict()
-        known[key] = None
-        known.move_to_end(key)
-        if len(known) > self.per_peer:
-            known.popitem(last=False)
+            known = self._has[peer_id] = _Has(self._half)
+        known.add(key)

@@ -20,13 +20,39 @@ def test_seen_cache_records_once_and_expires() -> None:
 
 
 def test_seen_cache_is_bounded_oldest_first() -> None:
-    c = SeenCache(max_items=3, ttl_s=1e9)
+    # two generations of max_items / 2: the older one goes whole when the newer is full
+    c = SeenCache(max_items=4, ttl_s=1e9)
     keys = [gossip_key(bytes([i])) for i in range(5)]
     for i, k in enumerate(keys):
         assert not c.seen(k, T0 + i)
     assert len(c) == 3
-    assert keys[0] not in c and keys[1] not in c and keys[4] in c
+    assert keys[0] not in c and keys[1] not in c
+    assert all(k in c for k in keys[2:]) and all(c.seen(k, T0 + 9) for k in keys[2:])
     assert not c.seen(keys[0], T0 + 10)  # evicted, so new again
+
+
+@settings(max_examples=50, deadline=None)
+@given(max_items=st.integers(2, 40), n=st.integers(0, 200))
+def test_seen_cache_never_holds_more_and_always_knows_the_newest_half(
+    max_items: int, n: int
+) -> None:
+    c = SeenCache(max_items=max_items, ttl_s=1e9)
+    keys = [gossip_key(b"%d" % i) for i in range(n)]
+    for i, k in enumerate(keys):
+        assert not c.seen(k, T0)
+        assert len(c) <= max_items
+        newest = keys[max(0, i + 1 - max_items // 2) : i + 1]
+        assert all(k in c for k in newest)
+
+
+def test_have_sets_are_bounded_per_peer() -> None:
+    g = Gossip(per_peer=4)
+    peer = b"p" * 32
+    for i in range(10):
+        assert g.receive(peer, CODE, b"%d" % i, T0)
+    assert [g.has(peer, gossip_key(b"%d" % i)) for i in range(10)] == [False] * 6 + [True] * 4
+    p = g.outbound(CODE, b"3", T0)  # the peer's note of item 3 has gone: it may get it again
+    assert g.fanout(p, [peer]) == [peer] and g.fanout(p, [peer]) == []
 
 
 def test_expired_entries_are_dropped_on_the_next_call() -> None:
