@@ -45,8 +45,10 @@ from agora.consensus_client.wal import FileWal, MemoryWal, Wal
 from agora.errors import LocalError
 from agora.logs import Log
 from agora.node_home import load_home
+from agora.node_rpc import RpcActor, block_publisher, make_rpc
 from agora.node_thread import ThreadedActor
 from agora.peer_net.handlers import Owner
+from agora.peer_net.identity import NodeKey
 from agora.peer_net.messages import NetCommand, NetEvent
 from agora.peer_net.service import PeerNet
 from agora.peer_net.settings import NetSettings
@@ -133,8 +135,6 @@ def _pair(item_type: Any, name: str) -> tuple[Sender[Any], Receiver[Any]]:
 
 
 def load_validator_key(path: Path) -> nacl.signing.SigningKey:
-    from agora.peer_net.identity import NodeKey
-
     NodeKey.load(path)  # the same checks and errors as the node key
     return nacl.signing.SigningKey(bytes.fromhex(path.read_text().strip()))
 
@@ -193,11 +193,7 @@ class Node:
         )
         self.test = TestActor(test_ev[1], test_cmd[0])
         rpc_on = cfg.rpc.enabled
-        publish = None
-        if rpc_on:
-            from agora.node_rpc import block_publisher
-
-            publish = block_publisher(to_rpc[0])
+        publish = block_publisher(to_rpc[0]) if rpc_on else None
         self.blockchain = BlockchainActor(
             chain,
             db,
@@ -229,7 +225,7 @@ class Node:
         )
         commands = [(test_cmd[1], "test"), (cons_cmd[1], "consensus"), (chain_cmd[1], "blockchain")]
         chain_actor = ThreadedActor(self.blockchain)
-        self.rpc: Any = None
+        self.rpc: RpcActor | None = None
         rest: list[Actor] = [NetActor(self.net, commands), self.test]
         if rpc_on:
             self.rpc = self._rpc(db, submits[0], to_rpc[1])
@@ -254,9 +250,7 @@ class Node:
             return MemoryWal()  # a full node signs nothing
         return FileWal(self.home.data / WAL_FILE)
 
-    def _rpc(self, db: Path, submits: Sender[SubmitTx], inbox: Receiver[RpcInbound]) -> Actor:
-        from agora.node_rpc import RpcActor, make_rpc
-
+    def _rpc(self, db: Path, submits: Sender[SubmitTx], inbox: Receiver[RpcInbound]) -> RpcActor:
         reader = Reader(db)
         social = SocialReader.open(db, self.genesis)
         valset = self.genesis.valset()
@@ -279,9 +273,9 @@ class Node:
 
     def _identity(self) -> dict[str, Any]:
         rpc = self.config.rpc.listen if self.config.rpc.enabled else ""
-        server = getattr(self.rpc, "server", None)
-        if server is not None and server.addr is not None:
-            host, port = server.addr[:2]
+        addr = self.rpc.server.addr if self.rpc is not None else None
+        if addr is not None:
+            host, port = addr[:2]
             rpc = f"{host}:{port}"
         return {
             "name": self.config.node.name,
