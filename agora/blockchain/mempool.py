@@ -92,19 +92,19 @@ class Mempool:
         """Admit a burst: signatures are verified together on the thread pool."""
         out: list[bytes | TxError] = []
         staged: list[tuple[int, Entry]] = []
+        by_hash, check = self.by_hash, self._registry.check
         for i, tx in enumerate(txs):
             env_bytes = encode(tx.envelope)
             h = tx_hash_parts(env_bytes, tx.signature)
             try:
-                if h in self.by_hash:
+                if h in by_hash:
                     raise TxError("duplicate_tx", "already in the mempool")
-                reg, body = self._registry.check(tx, env_bytes)
+                reg, body = check(tx, env_bytes)
             except TxError as e:
                 out.append(e)
                 continue
             out.append(h)
-            entry = Entry(tx, h, env_bytes, tx_size(env_bytes, tx), 0, reg, body)
-            staged.append((i, entry))
+            staged.append((i, Entry(tx, h, env_bytes, tx_size(env_bytes, tx), 0, reg, body)))
         items = [(e.tx.envelope.sender, TX_DOMAIN + e.env_bytes, e.tx.signature) for _, e in staged]
         ok = self._verifier.verify_many([e.hash for _, e in staged], items)
         view = self._view()
@@ -112,7 +112,7 @@ class Mempool:
             try:
                 if not good:
                     raise TxError("bad_signature", "the signature does not verify")
-                if entry.hash in self.by_hash:
+                if entry.hash in by_hash:
                     raise TxError("duplicate_tx", "already in the mempool")
                 self._admit(entry, view)
             except TxError as e:
@@ -120,7 +120,8 @@ class Mempool:
         return out
 
     def _admit(self, entry: Entry, view: StateView) -> None:
-        env = entry.tx.envelope
+        tx = entry.tx
+        env = tx.envelope
         run = self._runs.get(env.sender)
         if run is None:
             acct = view.account(env.sender)
@@ -128,20 +129,22 @@ class Mempool:
             acct = run[-1].acct
             if run[0].tx.envelope.nonce <= env.nonce <= acct.nonce:
                 raise TxError("bad_nonce", f"nonce {env.nonce} is already pending")
-        params = self._registry.params
-        entry.acct = charge(params, acct, env, entry.reg.spec.quota_cost, view.height, view.time_ms)
-        entry.reg.module.check(entry.tx, entry.body, view)
-        self._make_room(entry)
+        reg = entry.reg
+        entry.acct = charge(
+            self._registry.params, acct, env, reg.spec.quota_cost, view.height, view.time_ms
+        )
+        reg.module.check(tx, entry.body, view)
+        if len(self.by_hash) >= self.max_txs or self.bytes + entry.size > self.max_bytes:
+            self._make_room(entry)
         self._seq += 1
         entry.seq = self._seq
-        self._insert(entry)
-
-    def _insert(self, entry: Entry) -> None:
-        sender = entry.tx.envelope.sender
         self.by_hash[entry.hash] = entry
-        self._runs.setdefault(sender, []).append(entry)
+        if run is None:
+            self._runs[env.sender] = [entry]
+        else:
+            run.append(entry)
         self.bytes += entry.size
-        heapq.heappush(self._tails, (entry.tx.envelope.fee, -entry.seq, entry.hash))
+        heapq.heappush(self._tails, (env.fee, -entry.seq, entry.hash))
 
     def _make_room(self, entry: Entry) -> None:
         if entry.size > self.max_bytes:
