@@ -61,7 +61,7 @@ def test_envelopes_are_the_python_bytes(page: Any) -> None:
                              for _ in range(rng.choice([1, 9, 31, 32, 64]))),
             sender=rand_bytes(rng, 32),
             nonce=INTS[i % len(INTS)],
-            kind=rng.choice(list(b.KINDS) + ["transfer"]),
+            kind=rng.choice([*b.KINDS, "transfer"]),
             body_hash=rand_bytes(rng, 32),
             fee=rng.choice(INTS),
             expiry=rng.choice(INTS),
@@ -87,12 +87,15 @@ def _body_cases(rng: random.Random) -> list[tuple[str, Any, dict[str, Any]]]:
     out: list[tuple[str, Any, dict[str, Any]]] = []
     for i, text in enumerate(TEXTS):
         r, q = (key() if i % 2 else None), (key() if i % 3 == 0 else None)
-        out.append(("post", b.Post(text.encode(), r, q),
-                    {"text": text, "reply_to": r.hex() if r else None, "quote_of": q.hex() if q else None}))  # fmt: skip
+        fields = {"text": text, "reply_to": r and r.hex(), "quote_of": q and q.hex()}
+        out.append(("post", b.Post(text.encode(), r, q), fields))
         p = key()
         out.append(("edit", b.Edit(p, text.encode()), {"post": p.hex(), "text": text}))
-        out.append(("profile_set", b.ProfileSet(text[:50].encode(), text.encode(), b"https://x.example/a.png"),
-                    {"display_name": text[:50], "bio": text, "avatar_url": "https://x.example/a.png"}))  # fmt: skip
+        url = "https://x.example/a.png"
+        prof = b.ProfileSet(text[:50].encode(), text.encode(), url.encode())
+        out.append(
+            ("profile_set", prof, {"display_name": text[:50], "bio": text, "avatar_url": url})
+        )
     for kind in ("delete", "repost", "unrepost", "unreact"):
         p = key()
         out.append((kind, b.PostRef(p), {"post": p.hex()}))
@@ -106,7 +109,8 @@ def _body_cases(rng: random.Random) -> list[tuple[str, Any, dict[str, Any]]]:
     for handle in ("abc", "alice_2024", "x" * 20):
         out.append(("handle_register", b.HandleRegister(handle), {"handle": handle}))
         to = key()
-        out.append(("handle_transfer", b.HandleTransfer(handle, to), {"handle": handle, "to": to.hex()}))  # fmt: skip
+        fields = {"handle": handle, "to": to.hex()}
+        out.append(("handle_transfer", b.HandleTransfer(handle, to), fields))
     for amount in INTS[1:]:
         to = key()
         out.append(("transfer", Transfer(to, amount), {"to": to.hex(), "amount": str(amount)}))
@@ -188,9 +192,11 @@ def test_signed_tx_is_the_python_tx(page: Any, fee_per_byte: int) -> None:
         """async ([reply, fpb]) => {
              const tx = await import('/tx.js');
              const { hex } = await import('/util.js');
-             const body = tx.encodeBody('post', { text: 'signed in the browser ✓ #web', reply_to: reply });
-             const t = await tx.signTx(window.__acct, { chain_id: 'agora-web', nonce: 300, kind: 'post',
-                                                        body, fee: 7, fee_per_byte: fpb });
+             const text = 'signed in the browser ✓ #web';
+             const body = tx.encodeBody('post', { text, reply_to: reply });
+             const t = await tx.signTx(window.__acct, { chain_id: 'agora-web', nonce: 300,
+                                                        kind: 'post', body, fee: 7,
+                                                        fee_per_byte: fpb });
              return { bytes: hex(t.bytes), hash: t.hash };
            }""",
         [reply.hex(), fee_per_byte],
@@ -218,7 +224,8 @@ def test_keystore_known_answer_and_both_directions(page: Any) -> None:
              const { unhex } = await import('/util.js');
              const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
              const pub = unhex('03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8');
-             return keys.encryptKeystore(seed, pub, 'pw', 1000, new Uint8Array(16), new Uint8Array(12));
+             const zeros = (n) => new Uint8Array(n);
+             return keys.encryptKeystore(seed, pub, 'pw', 1000, zeros(16), zeros(12));
            }"""
     )
     assert got["ciphertext"] == (
@@ -236,7 +243,8 @@ def test_keystore_known_answer_and_both_directions(page: Any) -> None:
              try { await crypto.subtle.exportKey('pkcs8', stored.key); exported = 'yes'; }
              catch (e) { exported = e.name; }
              const sig = await keys.sign(stored, new TextEncoder().encode('hi'));
-             return { pub: a.pub, file: keys.exportKeystore(stored), fields: Object.keys(stored).sort(),
+             return { pub: a.pub, file: keys.exportKeystore(stored),
+                      fields: Object.keys(stored).sort(),
                       extractable: stored.key.extractable, exported, usages: stored.key.usages,
                       sig: [...sig].map((x) => x.toString(16).padStart(2, '0')).join('') };
            }"""
@@ -257,7 +265,8 @@ def _codes(page: Any, docs: list[Any], passphrase: str) -> list[str]:
              const keys = await import('/keys.js');
              const out = [];
              for (const d of docs) {
-               try { await keys.decryptKeystore(d, pw); out.push('ok'); } catch (e) { out.push(e.code); }
+               try { await keys.decryptKeystore(d, pw); out.push('ok'); }
+               catch (e) { out.push(e.code); }
              }
              return out;
            }""",
@@ -317,7 +326,11 @@ def test_post_text_never_becomes_html(page: Any) -> None:
         assert all(n[0] in ("#text", "A") for n in g["nodes"])
         assert g["elements"] == g["links"]
     assert got[0]["links"] == got[1]["links"] == got[2]["links"] == 0
-    assert got[3]["nodes"][1][:3] == ["A", "https://a.example/x?y=1&z=", "https://a.example/x?y=1&z="]
+    assert got[3]["nodes"][1][:3] == [
+        "A",
+        "https://a.example/x?y=1&z=",
+        "https://a.example/x?y=1&z=",
+    ]
     assert page.evaluate("() => window.__xss") is None
 
 

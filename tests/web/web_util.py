@@ -19,7 +19,11 @@ from typing import Any
 import pytest
 
 STATIC = Path(__file__).resolve().parents[2] / "agora" / "rpc" / "static"
-SHOTS = Path(os.environ.get("AGORA_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
+SHOTS = Path(
+    os.environ.get(
+        "AGORA_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    )
+)
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -101,9 +105,13 @@ def static_server() -> Iterator[str]:
 UNNAMED_JS = """() => {
   const name = (el) => {
     const by = el.getAttribute('aria-labelledby');
-    if (by) return by.split(' ').map(id => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
-    return (el.getAttribute('aria-label') || (el.labels && [...el.labels].map(l => l.textContent).join(' '))
-            || el.getAttribute('title') || (el.tagName === 'INPUT' ? '' : el.textContent) || '').trim();
+    if (by) {
+      return by.split(' ').map(id => (document.getElementById(id) || {}).textContent || '')
+        .join(' ').trim();
+    }
+    const labels = el.labels ? [...el.labels].map(l => l.textContent).join(' ') : '';
+    return (el.getAttribute('aria-label') || labels || el.getAttribute('title')
+            || (el.tagName === 'INPUT' ? '' : el.textContent) || '').trim();
   };
   const out = [];
   for (const el of document.querySelectorAll('button, a[href], input, textarea, select')) {

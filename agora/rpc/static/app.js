@@ -62,6 +62,8 @@ class App {
     this.mine = new Mine();
     this.cleanup = [];
     this.client = null;
+    this.txlog = {}; // tx hash -> "pending" | "final" | "failed" (what the page showed)
+    this.lastTx = null;
   }
 
   nodeUrl() {
@@ -148,7 +150,8 @@ class App {
   focusHeading() {
     const h1 = this.main.querySelector("h1");
     document.title = h1 ? `${h1.textContent} · Agora` : "Agora";
-    if (h1 && this.navigated) {
+    // a new screen says where the user is, unless it focused a field of its own
+    if (h1 && this.navigated && !this.main.contains(document.activeElement)) {
       h1.tabIndex = -1;
       h1.focus({ preventScroll: true });
     }
@@ -197,12 +200,15 @@ class App {
   }
 
   showPending(entry) {
+    this.txlog[entry.hash] = "pending";
+    this.lastTx = entry.hash;
     const box = document.getElementById("pending");
     box.append(h("div", { class: "tx", "data-tx": entry.hash, "data-state": "pending", "data-kind": entry.kind },
       h("span", { class: "badge pending" }, "pending"), " ", entry.label));
   }
 
   showFinal(entry) {
+    this.txlog[entry.hash] = entry.state;
     const row = document.querySelector(`#pending [data-tx="${entry.hash}"]`);
     if (!row) return;
     clear(row);

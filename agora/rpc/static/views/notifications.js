@@ -17,7 +17,7 @@ function row(n) {
   const target = n.post || n.subject;
   return h("article", { class: `note ${n.kind}`, "data-kind": n.kind, "aria-label": `Notification: ${verb}` },
     h("p", {}, accountLink(n.actor), ` ${verb} `,
-      target ? h("a", { href: `/p/${n.kind === "reaction" || n.kind === "repost" ? n.subject || n.post : n.post}` }, "view") : null,
+      target ? h("a", { "aria-label": "View the post", href: `/p/${n.kind === "reaction" || n.kind === "repost" ? n.subject || n.post : n.post}` }, "view") : null,
       " · ", h("time", { datetime: new Date(n.time_ms).toISOString() }, fmtTime(n.time_ms))));
 }
 

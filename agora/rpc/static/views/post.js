@@ -17,7 +17,7 @@ export async function detail(app, main, _params, id) {
       reactions.length
         ? h("ul", { class: "chips" }, reactions.map(([r, n]) => h("li", {}, `${r === "like" ? "♥" : r} ${n}`)))
         : h("p", {}, "No reactions yet.")),
-    h("p", {}, h("a", { href: `/t/${p.root || p.id}` }, `Open the thread (${p.replies} replies)`), " · ", "by ", accountLink(p.author)),
+    h("p", {}, h("a", { href: `/t/${p.root || p.id}` }, `Open the thread (${p.replies} ${p.replies === 1 ? "reply" : "replies"})`), " · ", "by ", accountLink(p.author)),
   );
   const history = h("section", { id: "history", "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "Edit history"));
   const drawHistory = (versions) => {

@@ -48,8 +48,8 @@ export async function render(app, main, _params, account) {
   if (p.bio) main.append(h("p", { class: "bio" }, richText(p.bio)));
   if (p.avatar_url) main.append(h("p", { class: "context" }, "Avatar: ", h("a", { href: p.avatar_url, rel: "noopener noreferrer nofollow", target: "_blank" }, p.avatar_url)));
   main.append(h("ul", { class: "stats" },
-    h("li", {}, h("strong", {}, String(p.posts)), " posts"),
-    h("li", {}, h("a", { href: `${accountPath(ref)}/followers` }, h("strong", {}, String(p.followers)), " followers")),
+    h("li", {}, h("strong", {}, String(p.posts)), p.posts === 1 ? " post" : " posts"),
+    h("li", {}, h("a", { href: `${accountPath(ref)}/followers` }, h("strong", {}, String(p.followers)), p.followers === 1 ? " follower" : " followers")),
     h("li", {}, h("a", { href: `${accountPath(ref)}/following` }, h("strong", {}, String(p.following)), " following"))));
   if (p.relation) main.append(relationBar(app, p, ref));
   else if (mine) main.append(h("p", {}, h("a", { href: "/settings#profile", class: "button" }, "Edit your profile")));
@@ -72,7 +72,7 @@ function relationBar(app, p, ref) {
   const target = { key: p.key, handle: "" };
   const toggle = (on, doLabel, undoLabel, kind, unkind) => {
     const label = on ? undoLabel : doLabel;
-    const b = h("button", { type: "button", "aria-pressed": String(on), class: on ? "" : "primary" }, label);
+    const b = h("button", { type: "button", "aria-pressed": String(on), class: on || kind !== "follow" ? "" : "primary" }, label);
     b.addEventListener("click", async () => {
       const entry = await app.act(on ? unkind : kind, target, `${label} ${nameOf(ref)}`, b);
       if (!entry) return;
