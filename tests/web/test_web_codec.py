@@ -349,3 +349,42 @@ def test_mentions_and_hashtags_link_what_the_node_parses(page: Any) -> None:
 
         assert list(dict.fromkeys(ments)) == mentions(text), text
         assert list(dict.fromkeys(unquote(t) for t in tags)) == hashtags(text), text
+
+
+SCROLL_JS = """async () => {
+  const { infiniteList } = await import('/views/common.js');
+  window.__asked = [];
+  const list = infiniteList({
+    label: 'Numbers',
+    load: async (cursor) => {
+      window.__asked.push(cursor);
+      const page = cursor === null ? 0 : Number(cursor);
+      const items = Array.from({ length: 30 }, (_, i) => page * 30 + i);
+      return { items, cursor: page < 2 ? String(page + 1) : null };
+    },
+    render: (n) => {
+      const el = document.createElement('article');
+      el.style.height = '60px';
+      el.textContent = `item ${n}`;
+      return el;
+    },
+  });
+  document.body.append(list.el);
+}"""
+
+
+def test_lists_load_older_pages_as_the_end_comes_into_view(page: Any) -> None:
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.evaluate(SCROLL_JS)
+    page.wait_for_function("() => document.querySelectorAll('article').length === 30")
+    assert page.evaluate("() => window.__asked") == [None]  # only what fills the screen
+    for _ in range(10):  # bounded: three pages at most
+        page.mouse.wheel(0, 3000)
+        page.wait_for_timeout(150)
+        if page.evaluate("() => document.querySelectorAll('article').length") == 90:
+            break
+    page.wait_for_selector("text=You reached the end.")
+    texts = page.eval_on_selector_all("article", "els => els.map(e => e.textContent)")
+    assert texts == [f"item {n}" for n in range(90)]
+    assert page.evaluate("() => window.__asked") == [None, "1", "2"]
+    assert page.is_hidden("button.more")

@@ -230,6 +230,18 @@ def story(net: Devnet, alice: User, bob: User, tmp: Path) -> None:
     bob.card(quote).wait_for(timeout=WAIT)
     bob.check_screen("home-phone")
 
+    # bob's connection drops; alice posts meanwhile; on reconnect his feed resumes from its
+    # cursor and the missed post arrives (no reload, no gap)
+    bob.page.evaluate("() => { const l = agora.client.live; l.closed = true; l.ws.close(); }")
+    bob.page.wait_for_function("() => !agora.client.live.ws", timeout=WAIT)
+    missed = alice.compose(f"posted while bob was away {WORD}")
+    alice.final(missed)
+    bob.page.wait_for_timeout(1000)
+    assert bob.page.locator(f'article.post[data-post="{missed}"]').count() == 0
+    bob.page.evaluate("() => { const l = agora.client.live; l.closed = false; l.open(); }")
+    bob.card(missed).wait_for(timeout=WAIT)
+    assert bob.page.evaluate("() => window.__same_page") is True
+
     # alice edits her post: its page shows the history
     alice.goto(f"/p/{post}")
     edit = alice.compose(
