@@ -294,6 +294,11 @@ class Node:
             async with asyncio.TaskGroup() as tg:
                 tasks = {id(a): tg.create_task(a.run(), name=a.name) for a in self.actors}
                 tg.create_task(self._shutdown(tasks), name="shutdown")
+        except BaseExceptionGroup as eg:
+            leaves = _leaves(eg)
+            if len(leaves) == 1:  # say, the P2P port is taken: one clear error
+                raise leaves[0] from None
+            raise
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
@@ -310,6 +315,13 @@ class Node:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+def _leaves(eg: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for e in eg.exceptions:
+        out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
+    return out
 
 
 def run_node(root: Path | str) -> None:
