@@ -178,6 +178,9 @@ def story(net: Devnet, alice: User, bob: User, tmp: Path) -> None:
     bob.act("button:text('Follow')")
     bob.page.wait_for_selector("button:text('Unfollow')", timeout=WAIT)
     bob.check_screen("profile-phone")
+    # alice's navigation counts the new notification, live
+    alice.page.wait_for_selector("#unread:not([hidden])", timeout=WAIT)
+    assert int(alice.page.inner_text("#unread")) >= 1
 
     # bob's home feed is open; alice posts with the keyboard only
     bob.nav("home")
@@ -264,6 +267,7 @@ def story(net: Devnet, alice: User, bob: User, tmp: Path) -> None:
     )
     assert {"follow", "reaction", "repost", "reply", "quote"} <= kinds, kinds
     alice.check_screen("notifications")
+    assert alice.page.is_hidden("#unread")
 
     # search by a word and by a hashtag; trending
     alice.nav("search")

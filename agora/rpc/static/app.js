@@ -92,10 +92,31 @@ class App {
     c.addEventListener("post-changed", (e) => this.postChanged(e.detail));
     try {
       await c.load();
-      if (c.account) this.mine.use(c.account.pub);
+      if (c.account) {
+        this.mine.use(c.account.pub);
+        this.watchUnread(c);
+      }
     } catch (e) {
       this.toast(`The node did not answer: ${explain(e)}`, true);
     }
+  }
+
+  /** A count of new notifications on the navigation, until the notifications screen opens. */
+  watchUnread(c) {
+    const badge = document.getElementById("unread");
+    let n = 0;
+    badge.hidden = true;
+    c.live.subscribe("social_subscribeNotifications", { account: c.account.pub }, () => {
+      if (location.pathname === "/notifications" || this.client !== c) return;
+      n += 1;
+      badge.textContent = String(n);
+      badge.setAttribute("aria-label", `${n} new`);
+      badge.hidden = false;
+    });
+    this.resetUnread = () => {
+      n = 0;
+      badge.hidden = true;
+    };
   }
 
   showMe() {
@@ -124,6 +145,7 @@ class App {
 
   route() {
     for (const f of this.cleanup.splice(0)) f();
+    if (location.pathname === "/notifications" && this.resetUnread) this.resetUnread();
     clear(this.main);
     const path = location.pathname;
     const params = new URLSearchParams(location.search);

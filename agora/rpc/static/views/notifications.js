@@ -54,5 +54,5 @@ export async function render(app, main) {
   list.el.addEventListener("page", (e) => e.detail.items[0] && sub.resumeFrom(e.detail.items[0].cursor), { once: true });
   main.append(list.el);
   app.onLeave(() => list.stop());
-  document.getElementById("unread").hidden = true;
+
 }
