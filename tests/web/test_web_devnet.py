@@ -78,10 +78,15 @@ class User:
         tx: str = self.page.evaluate("() => agora.lastTx")
         return tx
 
-    def act(self, selector: str) -> str:
-        """Click a control that sends a tx; wait until that tx is final; its hash."""
+    def act(self, selector: str, key: str | None = None) -> str:
+        """Click a control that sends a tx (or focus it and press `key`); wait until that tx
+        is final; its hash."""
         before = self.page.evaluate("() => agora.lastTx")
-        self.page.click(selector)
+        if key:
+            self.page.focus(selector)
+            self.page.keyboard.press(key)
+        else:
+            self.page.click(selector)
         tx = self.last_tx(before)
         self.final(tx)
         return tx
@@ -175,7 +180,7 @@ def story(net: Devnet, alice: User, bob: User, tmp: Path) -> None:
 
     # bob follows alice, from her profile
     bob.goto("/u/@alice")
-    bob.act("button:text('Follow')")
+    bob.act("button:text('Follow')", key="Space")  # the keyboard reaches actions
     bob.page.wait_for_selector("button:text('Unfollow')", timeout=WAIT)
     bob.check_screen("profile-phone")
     # alice's navigation counts the new notification, live
