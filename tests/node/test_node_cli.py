@@ -69,7 +69,7 @@ def test_init_joins_a_given_genesis(tmp_path: Path) -> None:
 
 def test_node_runs_writes_its_status_and_stops_on_sigterm(tmp_path: Path) -> None:
     home = tmp_path / "n"
-    _init(home, "--p2p", "127.0.0.1:0", "--name", "solo")
+    _init(home, "--p2p", "127.0.0.1:0", "--rpc", "127.0.0.1:0", "--name", "solo")
     proc = subprocess.Popen(
         [sys.executable, "-m", "agora", "node", "--home", str(home)],
         stdout=subprocess.DEVNULL,
