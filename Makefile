@@ -30,7 +30,7 @@ browser:
 	  echo "make browser: chromium could not be installed: the browser tests will skip" >&2; }
 
 pytest: $(STAMP) browser
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck pytest
 
