@@ -22,11 +22,13 @@ import types
 import typing
 from collections import deque
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, Generic, TypeVar, overload
 
 from agora.errors import LocalError
 
 T = TypeVar("T")
+_popleft = deque.popleft
 
 
 class ChannelClosed(LocalError):
@@ -232,9 +234,8 @@ class Receiver(Generic[T]):
         q = self._q
         n = len(q)
         if n and not self._closed:
-            pop = q.popleft
             # Only this side pops, so at least n items stay there meanwhile.
-            items = [pop() for _ in range(min(n, max_items))]
+            items = list(map(_popleft, repeat(q, min(n, max_items))))  # the loop in C
             w = self._ch.swaiter
             if w is not None and w.armed:
                 _wake(w)

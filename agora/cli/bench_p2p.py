@@ -17,7 +17,10 @@ def p2p(as_json: bool, quick: bool) -> None:
 
     The last line printed is one JSON object with p2p_msgs_per_s_256,
     plain_msgs_per_s_256, ratio_256, p2p_msgs_per_s_1024, plain_msgs_per_s_1024,
-    ratio_1024, rtt_us_p50 and handshakes_per_s."""
+    ratio_1024, rtt_us_p50 and handshakes_per_s, then the gossip path
+    (gossip_msgs_per_s_*, gossip_ratio_*) and hand-batched plain streams
+    (plain_batched_msgs_per_s_*, ratio_batched_*). Rates are messages per CPU
+    second of the process, which runs both ends."""
     from agora.peer_net.bench import run
 
     def progress(msg: str) -> None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import NoReturn
 
 from agora.errors import RemoteError
 from agora.peer_net.codes import PacketCode
 from agora.peer_net.events import PacketReceived
-from agora.peer_net.header import KNOWN_FLAGS, check_flags
+from agora.peer_net.header import IS_RESPONSE, RESPONSE_HANDLER, check_flags
 from agora.peer_net.violations import violation
 
 SUB = struct.Struct(">HBII")
@@ -38,6 +39,8 @@ Packet = tuple[int, int, int, bytes]  # code, flags, msg_id, body
 
 _BATCH = int(PacketCode.BATCH)
 _DISCONNECT = int(PacketCode.DISCONNECT)
+_FLAGS_MAX = max(RESPONSE_HANDLER, IS_RESPONSE)  # 0, 1 and 2 are the only valid flags
+_COUNT = range(MAX_PACKETS)
 
 
 def encode(packets: Sequence[Packet]) -> bytes:
@@ -49,6 +52,36 @@ def encode(packets: Sequence[Packet]) -> bytes:
         append(pack(code, flags, msg_id, len(body)))
         append(body)
     return b"".join(parts)
+
+
+def coalesce(packets: Sequence[Packet], limit: int = TARGET_BYTES) -> list[Packet]:
+    """The frames to seal for `packets`, in order: runs of them as BATCH packets, a lone one as is.
+
+    A run ends before the packet that would take its body over `limit` bytes
+    or its count over MAX_PACKETS; a packet too big to share goes alone.
+    """
+    if len(packets) == 1:
+        return list(packets)
+    pack = SUB.pack
+    frames: list[Packet] = []
+    chunks: list[bytes] = []  # the body of the run being built
+    first = packets[0]
+    total = count = 0
+    for packet in packets:
+        code, flags, msg_id, body = packet
+        size = SUB_SIZE + len(body)
+        if count and (total + size > limit or count == MAX_PACKETS):
+            frames.append(first if count == 1 else (_BATCH, 0, 0, b"".join(chunks)))
+            chunks = []
+            total = count = 0
+        if not count:
+            first = packet
+        chunks.append(pack(code, flags, msg_id, size - SUB_SIZE))
+        chunks.append(body)
+        total += size
+        count += 1
+    frames.append(first if count == 1 else (_BATCH, 0, 0, b"".join(chunks)))
+    return frames
 
 
 def decode(body: bytes, nonce: int = 0, tag: bytes = b"") -> list[PacketReceived]:
@@ -63,23 +96,33 @@ def decode(body: bytes, nonce: int = 0, tag: bytes = b"") -> list[PacketReceived
     out: list[PacketReceived] = []
     append = out.append
     pos = 0
-    while pos < end:
+    for _ in _COUNT:  # at most MAX_PACKETS
         if end - pos < SUB_SIZE:
-            raise _bad(f"{end - pos} bytes left at the end of a batch, short of a packet header")
+            _short(end - pos)
         code, flags, msg_id, size = unpack(body, pos)
         pos += SUB_SIZE
         stop = pos + size
-        if stop > end:
-            raise _bad(f"a packet of {size} bytes runs {stop - end} bytes past its batch")
-        if code == _BATCH or code == _DISCONNECT:
-            raise _bad(f"code {code} cannot be inside a batch")
-        if flags & ~KNOWN_FLAGS or flags == KNOWN_FLAGS:
-            check_flags(flags)
-        if len(out) == MAX_PACKETS:
-            raise _bad(f"a batch of more than {MAX_PACKETS} packets")
+        # every check at once (flags are 0, 1 or 2); _refuse says which failed
+        if stop > end or flags > _FLAGS_MAX or code == _BATCH or code == _DISCONNECT:
+            _refuse(code, flags, size, stop - end)
         append(PacketReceived(code, flags == 1, flags == 2, msg_id, body[pos:stop], nonce, tag))
+        if stop == end:
+            return out
         pos = stop
-    return out
+    raise _bad(f"a batch of more than {MAX_PACKETS} packets")
+
+
+def _short(left: int) -> NoReturn:
+    raise _bad(f"{left} bytes left at the end of a batch, short of a packet header")
+
+
+def _refuse(code: int, flags: int, size: int, past: int) -> NoReturn:
+    if past > 0:
+        raise _bad(f"a packet of {size} bytes runs {past} bytes past its batch")
+    if code == _BATCH or code == _DISCONNECT:
+        raise _bad(f"code {code} cannot be inside a batch")
+    check_flags(flags)
+    raise AssertionError(f"flags {flags} passed check_flags")  # pragma: no cover
 
 
 def _bad(message: str) -> RemoteError:

@@ -2,8 +2,8 @@
 
 `Sender` is the actor on one side: it puts commands on its channel to its
 peer_net and takes `Response` events back. `Receiver` is the actor on the
-other side: it counts `Inbound` gossip, answers `TEST_REQUEST`, counts
-`PeerUp`. The sender keeps at most a window of packets ahead of the
+other side: it counts `Inbound` announcements (TEST_DIRECT or TEST_GOSSIP),
+answers `TEST_REQUEST`, counts `PeerUp`. The sender keeps at most a window of packets ahead of the
 receiver's count, as a flow-controlled actor would; the baseline's streams
 are flow-controlled by `drain()` the same way.
 """

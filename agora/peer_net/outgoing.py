@@ -16,14 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agora.peer_net import batch
-from agora.peer_net.codes import PacketCode
 from agora.peer_net.header import HEADER_SIZE
 
 Chunk = bytes | bytearray | memoryview
 Seal = Callable[[int, int, int, bytes, list[Chunk]], int]  # CryptoSession.seal
-
-_BATCH = int(PacketCode.BATCH)
-_SUB_SIZE = batch.SUB_SIZE
 
 
 class Outgoing:
@@ -56,25 +52,10 @@ class Outgoing:
 
     def seal_pending(self, seal: Seal) -> None:
         """Seal the queued packets in order: runs of them as BATCH frames, a lone one alone."""
-        pending, parts, limit = self.pending, self.parts, self.batch_bytes
-        n = len(pending)
-        i = 0
-        while i < n:
-            code, flags, msg_id, body = pending[i]
-            total = _SUB_SIZE + len(body)
-            j = i + 1
-            stop = min(n, i + batch.MAX_PACKETS)
-            while j < stop:
-                total += _SUB_SIZE + len(pending[j][3])
-                if total > limit:
-                    break
-                j += 1
-            if j - i == 1:
-                self.size += seal(code, flags, msg_id, body, parts)
-            else:
-                self.size += seal(_BATCH, 0, 0, batch.encode(pending[i:j]), parts)
-            i = j
-        pending.clear()
+        parts = self.parts
+        for code, flags, msg_id, body in batch.coalesce(self.pending, self.batch_bytes):
+            self.size += seal(code, flags, msg_id, body, parts)
+        self.pending.clear()
         self.pending_size = 0
 
     def push(self, *parts: Chunk) -> bool:

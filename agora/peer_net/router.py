@@ -68,15 +68,17 @@ class Router:
         now: float,
     ) -> Outcome:
         entry = _INBOUND.get(code)
-        # The common case checked inline; check_inbound names what is wrong otherwise.
+        # The common case checked inline (flags as the bools a Connection gives);
+        # check_inbound says what is wrong, or passes other truthy flags.
         if (
             entry is None
-            or entry.request != is_request
-            or entry.response != is_response
+            or entry.request is not is_request
+            or entry.response is not is_response
             or len(body) > entry.max_body
         ):
             check_inbound(code, is_request=is_request, is_response=is_response, body_len=len(body))
-            raise LocalError(f"check_inbound passed code {code}", code="no_handler")  # never
+            entry = _INBOUND[code]
+            is_request, is_response = entry.request, entry.response
         route = entry.route
         if is_response:
             r = self.tracker.resolve(peer_id, msg_id, now, code)

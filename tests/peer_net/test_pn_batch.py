@@ -343,3 +343,31 @@ def test_outgoing_queue_and_seal_runs_on_their_own() -> None:
     ]
     assert out.pending == [] and out.pending_size == 0 and out.size == 42 + 30
     assert out.take() == calls[0][3] + b"c" * 30 and out.total == 0
+
+
+@FEWER
+@given(
+    packets=st.lists(
+        st.tuples(st.integers(16, 40), st.sampled_from([0, 1, 2]), st.integers(0, 9), st.binary()),
+        min_size=1,
+        max_size=30,
+    ),
+    limit=st.integers(1, 200),
+)
+def test_coalesce_keeps_every_packet_in_order_in_greedy_runs(
+    packets: list[tuple[int, int, int, bytes]], limit: int
+) -> None:
+    frames = batch.coalesce(packets, limit)
+    runs = [
+        [_fields(p) for p in batch.decode(body)]
+        if code == PacketCode.BATCH
+        else [(code, f, m, body)]
+        for code, f, m, body in frames
+    ]
+    assert [p for run in runs for p in run] == packets
+    sizes = [sum(batch.SUB_SIZE + len(p[3]) for p in run) for run in runs]
+    for run, size, frame in zip(runs, sizes, frames, strict=True):
+        assert (frame[0] == PacketCode.BATCH) == (len(run) > 1)
+        assert len(run) == 1 or size <= limit
+    for i in range(len(runs) - 1):  # the next packet did not fit the run before it
+        assert sizes[i] + batch.SUB_SIZE + len(runs[i + 1][0][3]) > limit
