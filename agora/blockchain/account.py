@@ -38,14 +38,34 @@ def account_key(pub_key: bytes) -> bytes:
     return ACCOUNT_PREFIX + pub_key
 
 
+# Encoded account -> decoded account. A tx's accounts are decoded again and again
+# (mempool entry, the module's check, apply) from the same few values; a dict hit
+# costs a fraction of a decode. Accounts are immutable, so sharing them is safe.
+_loaded: dict[bytes, Account] = {}
+_LOADED_MAX = 100_000
+_decode_account = _decoder.decode
+_encode_account: Callable[[Account], bytes] = msgspec.msgpack.Encoder().encode
+
+
 def load_account(raw: bytes | None) -> Account:
     if raw is None:
         return NEW_ACCOUNT
-    return _decoder.decode(raw)
+    acct = _loaded.get(raw)
+    if acct is None:
+        acct = _decode_account(raw)
+        if len(_loaded) >= _LOADED_MAX:
+            _loaded.clear()
+        _loaded[raw] = acct
+    return acct
 
 
-# Bound directly: accounts are encoded several times per tx.
-dump_account: Callable[[Account], bytes] = msgspec.msgpack.Encoder().encode
+def dump_account(acct: Account) -> bytes:
+    """The account's bytes; remembered, so that loading them back costs nothing."""
+    raw = _encode_account(acct)
+    if len(_loaded) >= _LOADED_MAX:
+        _loaded.clear()
+    _loaded[raw] = acct
+    return raw
 
 
 def quota_capacity(params: Params, balance: int) -> int:
@@ -79,18 +99,35 @@ def charge(
         raise TxError("nonce_too_old", f"nonce {env.nonce} already used (at {acct.nonce})")
     if env.nonce != acct.nonce + 1:
         raise TxError("nonce_gap", f"nonce {env.nonce}, expected {acct.nonce + 1}")
-    if env.fee > acct.balance:
-        raise TxError("insufficient_balance", f"fee {env.fee} > balance {acct.balance}")
-    balance = acct.balance - env.fee
-    tokens = quota_now(params, acct, time_ms)
+    fee = env.fee
+    balance = acct.balance
+    if fee > balance:
+        raise TxError("insufficient_balance", f"fee {fee} > balance {balance}")
+    # quota_now and quota_capacity, inlined: this runs for every tx, twice or more.
+    step, top, base = params.quota_balance_step, params.quota_max, params.quota_base
+    cap = base + balance // step if step > 0 else base
+    cap = (top if cap > top else cap) * MILLI
+    tokens = acct.quota_milli
+    if tokens < 0:
+        tokens = cap
+    else:
+        if time_ms > acct.quota_ms:
+            tokens += (time_ms - acct.quota_ms) * cap // params.quota_window_ms
+        if tokens > cap:
+            tokens = cap
     cost = quota_cost * MILLI
     if cost > tokens:
         raise TxError(
             "over_quota", f"quota: {tokens / MILLI:.3f} actions left, this costs {quota_cost}"
         )
-    # The bucket may shrink with the balance that paid the fee.
-    tokens = min(tokens, quota_capacity(params, balance)) - cost
-    return Account(balance, env.nonce, max(tokens, 0), time_ms)
+    balance -= fee
+    if fee:  # the bucket may shrink with the balance that paid the fee
+        cap = base + balance // step if step > 0 else base
+        cap = (top if cap > top else cap) * MILLI
+        if tokens > cap:
+            tokens = cap
+    tokens -= cost
+    return Account(balance, env.nonce, tokens if tokens > 0 else 0, time_ms)
 
 
 def credit(overlay: Overlay, pub_key: bytes, amount: int) -> None:

@@ -35,7 +35,7 @@ from agora.blockchain.mempool import Mempool
 from agora.blockchain.module import Event, Module, StateView
 from agora.blockchain.schema import migrate
 from agora.blockchain.sigs import Verifier
-from agora.blockchain.state import next_root
+from agora.blockchain.state import next_root, sorted_changes
 from agora.blockchain.store import Head, Store
 from agora.blockchain.tx import Tx, TxError, decode_tx
 from agora.blockchain.validate import check_header
@@ -230,9 +230,10 @@ class Chain:
         store.begin()
         try:
             out = execute(p, self.registry, self.genesis, store.state.get, store.conn, charged)
-            root = next_root(self.state_root, out.writes, out.failures)
+            changes = sorted_changes(out.writes)
+            root = next_root(self.state_root, changes, out.failures)
             store.write_block(
-                p.block, p.block_id, p.hashes, p.envelopes, commit, root, out.writes, out.results
+                p.block, p.block_id, p.hashes, p.envelopes, commit, root, changes, out.results
             )
             erased = store.erase_bodies(out.erasures, self.registry.erasable)
             store.commit()

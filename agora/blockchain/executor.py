@@ -32,6 +32,7 @@ from agora.codec import encode
 from agora.errors import RemoteError
 
 Reader = Callable[[bytes], bytes | None]
+_OK = ("ok", "")
 Charged = tuple[dict[bytes, Account], int]  # phase 1: accounts after charging, total fees
 
 
@@ -134,28 +135,31 @@ def execute(
         credit(block, h.proposer, fees)
     out = Executed(block.writes, [], [], fees=fees)
     view = StateView(block.get, conn, genesis, h.height, h.time)
-    for i, tx in enumerate(p.block.txs):
-        reg, body = p.kinds[i], p.bodies[i]
-        ctx = ApplyContext(
-            reg.module.name, Overlay(block.get), view, conn, p.hashes[i], tx.envelope.sender, i
-        )
+    results, failures, events, erasures = out.results, out.failures, out.events, out.erasures
+    bget, merged = block.get, block.writes
+    for i, (tx, reg, body, th) in enumerate(
+        zip(p.block.txs, p.kinds, p.bodies, p.hashes, strict=True)
+    ):
+        module = reg.module
+        ctx = ApplyContext(module.name, Overlay(bget), view, conn, th, tx.envelope.sender, i)
         try:
-            reg.module.check(tx, body, view)
-            reg.module.apply(tx, body, ctx)
+            module.check(tx, body, view)
+            module.apply(tx, body, ctx)
         except RemoteError as e:
             if ctx.savepoint:
                 conn.execute("ROLLBACK TO tx")
                 conn.execute("RELEASE tx")
-            out.results.append((e.code, e.message))
-            out.failures.append((i, e.code, e.message))
+            results.append((e.code, e.message))
+            failures.append((i, e.code, e.message))
             continue
         if ctx.savepoint:
             conn.execute("RELEASE tx")
-        ctx.overlay.merge_into(block)
-        out.events.extend(ctx.events)
-        out.erasures.extend(ctx.erasures)
-        out.results.append(("ok", ""))
-    out.writes = block.writes
+        merged.update(ctx.overlay.writes)
+        if ctx.events:
+            events.extend(ctx.events)
+        if ctx.erasures:
+            erasures.extend(ctx.erasures)
+        results.append(_OK)
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from agora.blockchain.account import min_fee
 from agora.blockchain.genesis import Genesis
 from agora.blockchain.module import KindSpec, Module
-from agora.blockchain.tx import Tx, TxError
+from agora.blockchain.tx import Tx, TxError, bin_size
 from agora.codec import Codec, sha256
 from agora.errors import LocalError, RemoteError
 
@@ -26,13 +26,9 @@ class Registered:
     codec: Codec[Any]
 
 
-def _bin_len(n: int) -> int:
-    return n + (2 if n < 256 else 3 if n < 65536 else 5)
-
-
 def tx_size(env_bytes: bytes, tx: Tx) -> int:
     """len(encode(tx)) without encoding it again: array header, envelope, signature, body."""
-    return 1 + len(env_bytes) + 66 + (1 if tx.body is None else _bin_len(len(tx.body)))
+    return 1 + len(env_bytes) + 66 + (1 if tx.body is None else bin_size(len(tx.body)))
 
 
 class Registry:

@@ -25,6 +25,15 @@ from agora.codec import encode
 
 
 @dataclass(slots=True)
+class Burst:
+    """Txs that arrived together, with their envelope bytes and hashes."""
+
+    txs: Sequence[Tx]
+    envs: Sequence[bytes]
+    hashes: list[bytes]
+
+
+@dataclass(slots=True)
 class Entry:
     tx: Tx
     hash: bytes
@@ -78,24 +87,47 @@ class Mempool:
             raise r
         return r
 
-    def prefetch(self, txs: Sequence[Tx]) -> None:
+    def stage(self, txs: Sequence[Tx], envs: Sequence[bytes] | None = None) -> Burst:
+        """A burst with its envelope bytes and hashes, computed once for all the steps
+        (`envs`: the envelopes' canonical bytes if the caller has them, e.g. from
+        `decode_tx_env`)."""
+        if envs is None:
+            envs = [encode(t.envelope) for t in txs]
+        hashes = [tx_hash_parts(e, t.signature) for t, e in zip(txs, envs, strict=True)]
+        return Burst(txs, envs, hashes)
+
+    def prefetch(self, txs: Sequence[Tx] | Burst) -> Burst:
         """Start verifying a burst's signatures on the pool and return at once, so that
         they are checked while this thread does other work (executing a block); the
-        `add_batch` of the same txs then finds them verified (or waits for them)."""
-        envs = [encode(t.envelope) for t in txs]
-        pairs = list(zip(txs, envs, strict=True))
-        hashes = [tx_hash_parts(e, t.signature) for t, e in pairs]
-        items = [(t.envelope.sender, TX_DOMAIN + e, t.signature) for t, e in pairs]
-        self._verifier.submit(hashes, items)
+        `add_batch` of the same burst then finds them verified (or takes back what has
+        not started)."""
+        burst = txs if isinstance(txs, Burst) else self.stage(txs)
+        items = [
+            (t.envelope.sender, TX_DOMAIN + e, t.signature)
+            for t, e in zip(burst.txs, burst.envs, strict=True)
+        ]
+        self._verifier.submit(burst.hashes, items)
+        return burst
 
-    def add_batch(self, txs: Sequence[Tx]) -> list[bytes | TxError]:
+    def settle(self, burst: Burst) -> None:
+        """Wait until a prefetched burst's signatures are all checked (what has not
+        started is taken back and checked on all cores), e.g. before measuring."""
+        known = self._verifier.known
+        todo = [k for k, h in enumerate(burst.hashes) if not known(h)]
+        if todo:
+            txs, envs = burst.txs, burst.envs
+            items = [(txs[k].envelope.sender, TX_DOMAIN + envs[k], txs[k].signature) for k in todo]
+            self._verifier.verify_many([burst.hashes[k] for k in todo], items)
+
+    def add_batch(self, txs: Sequence[Tx] | Burst) -> list[bytes | TxError]:
         """Admit a burst: signatures are verified together on the thread pool."""
+        burst = txs if isinstance(txs, Burst) else self.stage(txs)
         out: list[bytes | TxError] = []
         staged: list[tuple[int, Entry]] = []
         by_hash, check = self.by_hash, self._registry.check
-        for i, tx in enumerate(txs):
-            env_bytes = encode(tx.envelope)
-            h = tx_hash_parts(env_bytes, tx.signature)
+        for i, (tx, env_bytes, h) in enumerate(
+            zip(burst.txs, burst.envs, burst.hashes, strict=True)
+        ):
             try:
                 if h in by_hash:
                     raise TxError("duplicate_tx", "already in the mempool")
@@ -105,19 +137,32 @@ class Mempool:
                 continue
             out.append(h)
             staged.append((i, Entry(tx, h, env_bytes, tx_size(env_bytes, tx), 0, reg, body)))
-        items = [(e.tx.envelope.sender, TX_DOMAIN + e.env_bytes, e.tx.signature) for _, e in staged]
-        ok = self._verifier.verify_many([e.hash for _, e in staged], items)
+        ok = self._verify([e for _, e in staged])
         view = self._view()
+        admit = self._admit
         for (i, entry), good in zip(staged, ok, strict=True):
             try:
                 if not good:
                     raise TxError("bad_signature", "the signature does not verify")
                 if entry.hash in by_hash:
                     raise TxError("duplicate_tx", "already in the mempool")
-                self._admit(entry, view)
+                admit(entry, view)
             except TxError as e:
                 out[i] = e
         return out
+
+    def _verify(self, entries: list[Entry]) -> list[bool]:
+        # A prefetched burst is usually all verified already: build no items for it.
+        known = self._verifier.known
+        todo = [k for k, e in enumerate(entries) if not known(e.hash)]
+        ok = [True] * len(entries)
+        if todo:
+            sub = [entries[k] for k in todo]
+            items = [(e.tx.envelope.sender, TX_DOMAIN + e.env_bytes, e.tx.signature) for e in sub]
+            res = self._verifier.verify_many([e.hash for e in sub], items)
+            for k, good in zip(todo, res, strict=True):
+                ok[k] = good
+        return ok
 
     def _admit(self, entry: Entry, view: StateView) -> None:
         tx = entry.tx

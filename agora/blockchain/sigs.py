@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -47,80 +46,112 @@ def verify_chunk(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
 
 
 class Verifier:
-    """A thread pool for batches and a bounded cache of verified tx hashes."""
+    """A thread pool for batches, a background lane, and a bounded cache of verified
+    tx hashes.
+
+    `submit` queues a burst on the background lane (one thread fewer than the
+    cores, so the chain thread keeps a core) in small chunks; `verify_many` takes
+    back the chunks that have not started and verifies them on all cores, and
+    waits for the rest. libsodium releases the GIL for each signature, so the
+    background lane makes progress whenever the chain thread is inside SQLite or
+    an fsync, and yields it the GIL otherwise.
+    """
 
     SMALL_BATCH = 32  # below this, threads cost more than they save
+    CHUNK = 64  # background chunk: small, so that little is left to wait for
 
-    def __init__(self, threads: int | None = None, cache_size: int = 200_000) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        cache_size: int = 200_000,
+        background_threads: int | None = None,
+    ) -> None:
         self.threads = threads or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sigverify")
-        self._cache: OrderedDict[bytes, None] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()  # the cache is shared with `submit` callbacks
-        self._inflight: dict[bytes, Future[list[bool]]] = {}  # submitted, not yet done
-        self._failed: OrderedDict[bytes, None] = OrderedDict()  # failed in the background
+        bg = background_threads or max(1, self.threads - 1)
+        self._bg = ThreadPoolExecutor(bg, thread_name_prefix="sigverify-bg")
+        # Two generations of plain dicts: O(1) lookups and eviction, no LRU bookkeeping.
+        self._new: dict[bytes, None] = {}
+        self._old: dict[bytes, None] = {}
+        self._half = max(1, cache_size // 2)
+        self._lock = threading.Lock()  # shared with the background lane
+        # Submitted, not yet done: hash -> (its chunk's future, its index in the chunk).
+        self._inflight: dict[bytes, tuple[Future[list[bool]], int]] = {}
+        self._failed: dict[bytes, None] = {}  # failed in the background, bounded
         self.verified = 0  # signatures actually checked, for tests and metrics
+        self.verified_background = 0  # of which on the background lane
 
     def known(self, tx_hash: bytes) -> bool:
-        return tx_hash in self._cache
+        return tx_hash in self._new or tx_hash in self._old
 
     def verify_many(
         self, hashes: Sequence[bytes], items: Sequence[tuple[bytes, bytes, bytes]]
     ) -> list[bool]:
         """Verify the items whose hash is not cached; cache the good ones. Items already
-        submitted in the background are waited for, not verified twice."""
+        submitted in the background are taken back if not started, else waited for."""
         ok = [True] * len(items)
         todo: list[int] = []
-        waiting: list[int] = []
-        futures: set[Future[list[bool]]] = set()
-        cache, inflight = self._cache, self._inflight
+        queued: dict[Future[list[bool]], list[tuple[int, int]]] = {}
+        new, old, failed, inflight = self._new, self._old, self._failed, self._inflight
         for i, h in enumerate(hashes):
-            if h in cache:
+            if h in new or h in old:
                 continue
-            if h in self._failed:
+            at = inflight.get(h)
+            if at is not None:
+                queued.setdefault(at[0], []).append((i, at[1]))
+            elif h in failed:
                 ok[i] = False
-                continue
-            f = inflight.get(h)
-            if f is None:
-                todo.append(i)
             else:
-                waiting.append(i)
-                futures.add(f)
+                todo.append(i)
+        waiting: list[tuple[Future[list[bool]], list[tuple[int, int]]]] = []
+        if queued:
+            with self._lock:
+                for fut, where in queued.items():
+                    if fut.cancel():  # not started: do it here, on all cores
+                        for i, _ in where:
+                            inflight.pop(hashes[i], None)
+                            todo.append(i)
+                    else:
+                        waiting.append((fut, where))
         if todo:
             results = self._run([items[i] for i in todo])
-            for i, good in zip(todo, results, strict=True):
-                ok[i] = good
-            self._remember_all([hashes[i] for i, g in zip(todo, results, strict=True) if g])
-            with self._lock:
-                self.verified += len(todo)
-        for f in futures:
-            f.result()
-        for i in waiting:
-            ok[i] = hashes[i] in cache  # verified in the background: cached if good
+            good = []
+            for i, r in zip(todo, results, strict=True):
+                if r:
+                    good.append(hashes[i])
+                else:
+                    ok[i] = False
+            self._remember(good, len(todo))
+        for fut, where in waiting:
+            res = fut.result()
+            for i, j in where:
+                ok[i] = res[j]
         return ok
 
-    def _remember_all(self, hashes: Sequence[bytes]) -> None:
+    def _remember(self, good: Sequence[bytes], checked: int) -> None:
         with self._lock:
-            cache = self._cache
-            for h in hashes:
-                cache[h] = None
-            while len(cache) > self._cache_size:
-                cache.popitem(last=False)
+            new = self._new
+            for h in good:
+                new[h] = None
+                if len(new) >= self._half:
+                    self._old, self._new = new, {}
+                    new = self._new
+            self.verified += checked
 
     def submit(
         self, hashes: Sequence[bytes], items: Sequence[tuple[bytes, bytes, bytes]]
     ) -> list[Future[list[bool]]]:
         """Verify in the background (e.g. the next gossip burst while a block executes);
         good signatures land in the cache, so a later `verify_many` skips them."""
-        n = max(1, self.threads * 2)
-        size = max(1, -(-len(items) // n))
         futures = []
+        size = self.CHUNK
         with self._lock:
-            for i in range(0, len(items), size):
-                hs = hashes[i : i + size]
-                f = self._pool.submit(self._verify_and_cache, hs, items[i : i + size])
-                for h in hs:
-                    self._inflight.setdefault(h, f)
+            inflight = self._inflight
+            for k in range(0, len(items), size):
+                hs = hashes[k : k + size]
+                f = self._bg.submit(self._verify_and_cache, hs, items[k : k + size])
+                for j, h in enumerate(hs):
+                    inflight.setdefault(h, (f, j))
                 futures.append(f)
         return futures
 
@@ -129,18 +160,19 @@ class Verifier:
     ) -> list[bool]:
         results = verify_chunk(items)
         with self._lock:
-            cache = self._cache
+            new, failed, inflight = self._new, self._failed, self._inflight
             for h, good in zip(hashes, results, strict=True):
                 if good:
-                    cache[h] = None
+                    new[h] = None
                 else:
-                    self._failed[h] = None
-                self._inflight.pop(h, None)
-            while len(self._failed) > 10_000:
-                self._failed.popitem(last=False)
-            while len(cache) > self._cache_size:
-                cache.popitem(last=False)
+                    failed[h] = None
+                inflight.pop(h, None)
+            if len(new) >= self._half:
+                self._old, self._new = new, {}
+            while len(failed) > 10_000:
+                del failed[next(iter(failed))]
             self.verified += len(items)
+            self.verified_background += len(items)
         return results
 
     def _run(self, items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
@@ -155,4 +187,5 @@ class Verifier:
         return out
 
     def close(self) -> None:
+        self._bg.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)

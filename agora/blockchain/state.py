@@ -21,12 +21,24 @@ from agora.codec import encode, sha256
 Writes = dict[bytes, bytes | None]  # None: deleted
 
 
+Changes = list[tuple[bytes, bytes | None]]  # a block's writes, sorted by key
+
+
+def sorted_changes(writes: Writes) -> Changes:
+    return sorted(writes.items())
+
+
 def changes_hash(writes: Writes) -> bytes:
-    return sha256(encode(sorted(writes.items())))
+    return sha256(encode(sorted_changes(writes)))
 
 
-def next_root(prev: bytes, writes: Writes, failures: Iterable[tuple[int, str, str]]) -> bytes:
-    return sha256(prev + changes_hash(writes) + sha256(encode(list(failures))))
+def next_root(
+    prev: bytes, writes: Writes | Changes, failures: Iterable[tuple[int, str, str]]
+) -> bytes:
+    """`writes` may be given already sorted (`sorted_changes`): the store writes them
+    in that order too, which keeps its B-tree inserts local."""
+    changes = sorted_changes(writes) if isinstance(writes, dict) else writes
+    return sha256(prev + sha256(encode(changes)) + sha256(encode(list(failures))))
 
 
 class StateStore:
@@ -53,10 +65,11 @@ class StateStore:
         self._cache[key] = value
         return value
 
-    def write(self, writes: Writes) -> None:
-        """Inside the block's transaction."""
-        puts = [(k, v) for k, v in writes.items() if v is not None]
-        dels = [(k,) for k, v in writes.items() if v is None]
+    def write(self, writes: Writes | Changes) -> None:
+        """Inside the block's transaction (in key order if given sorted)."""
+        items = writes.items() if isinstance(writes, dict) else writes
+        puts = [kv for kv in items if kv[1] is not None]
+        dels = [(k,) for k, v in items if v is None]
         if puts:
             self._conn.executemany(
                 "INSERT INTO state (key, value) VALUES (?, ?) "

@@ -12,6 +12,7 @@ the WAL too.
 from __future__ import annotations
 
 import sqlite3
+import struct
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,7 +20,7 @@ import msgspec
 
 from agora.blockchain.block import Block, encode_commit
 from agora.blockchain.schema import CHAIN_MIGRATIONS, TX_ID_BITS, key8, migrate
-from agora.blockchain.state import StateStore, Writes
+from agora.blockchain.state import Changes, StateStore, Writes
 from agora.blockchain.tx import Envelope
 from agora.blockchain.votes import Commit
 from agora.codec import encode, sha256
@@ -28,6 +29,7 @@ from agora.logs import Log
 
 log = Log("agora.blockchain.store")
 _envelope = msgspec.msgpack.Decoder(Envelope)
+_key8 = struct.Struct(">q").unpack_from  # schema.key8 without the slice: (value,)
 CACHE_KIB = 64 * 1024
 PAGE_SIZE = 16 * 1024  # SQLite page cache of the writer: index inserts are random
 
@@ -126,7 +128,7 @@ class Store:
         envelopes: list[bytes],
         commit: Commit,
         state_root: bytes,
-        writes: Writes,
+        writes: Writes | Changes,
         results: list[tuple[str, str]],
     ) -> None:
         h = block.header
@@ -146,23 +148,29 @@ class Store:
             ),
         )
         base = h.height << TX_ID_BITS
-        sigs = [tx.signature for tx in block.txs]
+        k8 = _key8
+        rows: list[tuple[object, ...]] = []
+        add = rows.append
+        for i, (tx, th, env, (code, message)) in enumerate(
+            zip(block.txs, hashes, envelopes, results, strict=True)
+        ):
+            e = tx.envelope
+            add(
+                (
+                    base + i,
+                    k8(th)[0],
+                    k8(e.sender)[0],
+                    e.nonce,
+                    env + tx.signature,
+                    tx.body,
+                    code,
+                    message,
+                )
+            )
         self.conn.executemany(
             "INSERT INTO txs (id, hkey, skey, nonce, tx, body, code, message)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    base + i,
-                    key8(hashes[i]),
-                    key8(tx.envelope.sender),
-                    tx.envelope.nonce,
-                    envelopes[i] + sigs[i],
-                    tx.body,
-                    results[i][0],
-                    results[i][1],
-                )
-                for i, tx in enumerate(block.txs)
-            ],
+            rows,
         )
         if block.evidence:
             self.conn.executemany(

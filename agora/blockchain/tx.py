@@ -105,3 +105,20 @@ def decode_tx(data: bytes | bytearray | memoryview, max_size: int = DEFAULT_MAX_
     non_canonical). Which kinds exist and whether the body fits its kind is checked by
     `Chain.decode_tx` and the mempool, which know the modules."""
     return tx_codec(max_size).decode(data)
+
+
+def decode_tx_env(
+    data: bytes | bytearray | memoryview, max_size: int = DEFAULT_MAX_TX_BYTES
+) -> tuple[Tx, bytes]:
+    """`decode_tx`, and the envelope's canonical bytes cut out of `data` (a canonical
+    tx is a 3-array: the envelope, the signature as bin8, the body as bin or nil), so
+    that nothing downstream encodes the envelope again."""
+    tx = decode_tx(data, max_size)
+    body = tx.body
+    tail = 66 + (1 if body is None else bin_size(len(body)))
+    return tx, bytes(data[1 : len(data) - tail])
+
+
+def bin_size(n: int) -> int:
+    """The msgpack size of an `n`-byte bin value: its header and its bytes."""
+    return n + (2 if n < 256 else 3 if n < 65536 else 5)
