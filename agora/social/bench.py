@@ -11,11 +11,14 @@ over the blocks of posts; likes go in blocks of their own and are timed apart.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import random
 import resource
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -85,8 +88,30 @@ class Ingest:
 def _blocks(
     w: Workload, plans: Iterator[list[Any]], pool: ThreadPoolExecutor
 ) -> Iterator[list[bytes]]:
-    for plan in plans:
-        yield w.sign(plan, pool)
+    """Signed blocks, signed on a thread ahead of their use (setup only: not timed)."""
+    q: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for plan in plans:
+                if stop.is_set():
+                    return
+                q.put(w.sign(plan, pool))
+        finally:
+            q.put(None)
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    try:
+        while (blk := q.get()) is not None:
+            yield blk
+    finally:
+        stop.set()
+        while t.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.1)
+        t.join()
 
 
 def _latency(fn: Callable[[Any], Any], args: list[Any]) -> list[float]:
@@ -121,23 +146,26 @@ def run(
         ing = Ingest(chain, driver)
         try:
             progress(f"setup: {accounts:,} handles, {accounts * follows:,} follows")
+            t0 = time.perf_counter()
             ing.run(_blocks(w, w.handles(SETUP_BLOCK), pool), timed=False)
             ing.run(_blocks(w, w.follow_plans(SETUP_BLOCK), pool), timed=False)
+            progress(f"setup took {time.perf_counter() - t0:,.0f} s")
             setup_txs = accounts * (follows + 1)
             likes = Ingest(chain, driver)
             done = 0
             samples: list[float] = []
             while done < posts:
                 n = min(POST_BLOCK * 10, posts - done)
-                progress(f"posts {done:,}..{done + n:,} of {posts:,}")
                 plans = [w.post_plan(min(POST_BLOCK, n - k)) for k in range(0, n, POST_BLOCK)]
                 blocks = [w.sign(p, pool) for p in plans]  # signed before timing
                 if not samples or done + n >= posts:
                     samples.append(_verify_sample(blocks, cores))
                 ing.run(iter(blocks), timed=True)
-                like_blocks = [w.sign(w.like_plan(n // 2), pool)] if n >= 2 else []
-                likes.run(iter(like_blocks), timed=True)
+                sizes = [min(POST_BLOCK, n // 2 - k) for k in range(0, n // 2, POST_BLOCK)]
+                likes.run(iter([w.sign(w.like_plan(k), pool) for k in sizes]), timed=True)
                 done += n
+                rate = ing.txs / ing.seconds if ing.seconds else 0.0
+                progress(f"posts {done:,} of {posts:,}: {rate:,.0f} posts/s so far")
             ingest = ing.txs / ing.seconds if ing.seconds else 0.0
             like_rate = likes.txs / likes.seconds if likes.seconds else 0.0
             height = chain.height

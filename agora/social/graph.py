@@ -63,6 +63,8 @@ class GraphApplier(Applier):
         c = ctx.conn
         a = self.w.account(c, sender, seq)
         b = self.w.account(c, t, seq)
+        if kind == sc.BLOCK:
+            self._count_blocks(ctx, 1 if on else -1)
         if not on:
             ctx.delete(key)
             q = "DELETE FROM social_hides WHERE owner = ? AND target = ? AND kind = ?"
@@ -77,6 +79,16 @@ class GraphApplier(Applier):
                 if raw is not None:
                     ctx.delete(st.follow_key(x, y))
                     _unfollow(ctx, c, ix, iy, st.seq_from(raw))
+
+    @staticmethod
+    def _count_blocks(ctx: ApplyContext, delta: int) -> None:
+        key = st.blocks_count_key(ctx.sender)
+        raw = ctx.get(key)
+        n = (0 if raw is None else st.seq_from(raw)) + delta
+        if n > 0:
+            ctx.put(key, st.seq_bytes(n))
+        else:
+            ctx.delete(key)
 
     def mute(self, ctx: ApplyContext, body: Any, plan: Plan, seq: int) -> None:
         self._hide(ctx, plan, seq, sc.MUTE, True)

@@ -11,6 +11,7 @@ deleted), follows, mutes, blocks, reactions and reposts. Everything else
     f/<follower><followee> -> seq of the follow (8)
     m/<owner><target>     -> b""  (mute)
     b/<owner><target>     -> b""  (block)
+    k/<owner>             -> how many accounts the owner blocks (8), absent if none
     r/<post id><account>  -> seq (8) + reaction (utf-8)
     s/<post id><account>  -> seq of the repost (8)
 
@@ -53,6 +54,10 @@ def mute_key(a: bytes, b: bytes) -> bytes:
 
 def block_key(a: bytes, b: bytes) -> bytes:
     return b"b/" + a + b
+
+
+def blocks_count_key(owner: bytes) -> bytes:
+    return b"k/" + owner
 
 
 def reaction_key(post_id: bytes, account: bytes) -> bytes:
