@@ -116,8 +116,16 @@ class IndexWriter:
         return sc.fts_table(bisect.bisect_right(self._los, seq) - 1)
 
     def fts_add(self, c: sqlite3.Connection, seq: int, text: str, new: bool) -> None:
-        t = self._shard_for_new(c, seq) if new else self._shard_of(c, seq)
-        c.execute(f"INSERT INTO {t} (rowid, text) VALUES (?, ?)", (seq, text))
+        for attempt in (0, 1):
+            t = self._shard_for_new(c, seq) if new else self._shard_of(c, seq)
+            try:
+                c.execute(f"INSERT INTO {t} (rowid, text) VALUES (?, ?)", (seq, text))
+                return
+            except sqlite3.OperationalError:
+                # A shard made by a block that then rolled back: read the layout again.
+                if attempt:
+                    raise
+                self._height, self._los = -1, []
 
     def fts_remove(self, c: sqlite3.Connection, seq: int, text: str, purge: bool) -> None:
         t = self._shard_of(c, seq)
