@@ -38,13 +38,17 @@ def ingest(as_json: bool, quick: bool, workdir: Path | None) -> None:
             (f"raw Ed25519 verify, {r['cores']} cores", f"{r['verify_per_s']:,}/s"),
             ("  best moment of the run", f"{r['verify_per_s_best']:,}/s"),
             ("raw Ed25519 verify, 1 core", f"{r['verify_per_s_one_core']:,}/s"),
-            ("ingest pipeline", f"{r['ingest_tx_per_s']:,} tx/s"),
-            ("  overlapped with verification", f"{r['ingest_tx_per_s_overlapped']:,} tx/s"),
+            ("ingest, verifying ahead in a process", f"{r['ingest_tx_per_s']:,} tx/s"),
             *(
                 (f"  blocks of {size} txs", f"{rate:,} tx/s")
                 for size, rate in r["ingest_tx_per_s_by_block_size"].items()
             ),
+            ("  share verified ahead", f"{r['background_share']}"),
+            ("ingest, verifying ahead on a thread", f"{r['ingest_tx_per_s_threads']:,} tx/s"),
+            ("  share verified ahead", f"{r['background_share_threads']}"),
+            ("ingest, each stage in turn", f"{r['ingest_tx_per_s_serial']:,} tx/s"),
             ("ratio ingest / verify", f"{r['ratio']}"),
+            ("  on a thread / each in turn", f"{r['ratio_threads']} / {r['ratio_serial']}"),
             ("  against the best moment", f"{r['ratio_vs_best']}"),
             ("apply+commit per 1000 txs (FULL)", f"{r['commit_ms_per_1000_tx']} ms"),
             ("apply+commit per 1000 txs (NORMAL)", f"{r['commit_ms_per_1000_tx_sync_normal']} ms"),

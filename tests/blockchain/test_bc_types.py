@@ -180,8 +180,8 @@ def test_verifier_batches_and_caches() -> None:
         assert v.verified == len(items)
         assert all(v.verify_many(hashes, items))
         assert v.verified == len(items) + 1  # only the one that failed before
-        for f in v.submit([b"h" * 32], [items[0]]):
-            assert f.result() == [True]
+        v.submit([b"h" * 32], [items[0]])
+        assert v.verify_many([b"h" * 32], [items[0]]) == [True]
         assert v.known(b"h" * 32)
     finally:
         v.close()
