@@ -46,6 +46,13 @@ class Commands:
         self.net = net
         self._expiry: Timer | None = None
         self._expiry_at = 0.0
+        self._egress_codes: frozenset[int] = frozenset()  # set once the router exists
+
+    def bind(self, router: Router) -> None:
+        self._egress_codes = frozenset(router.egress.limits)
+
+    def _may_send(self, peer_id: bytes, code: int) -> bool:
+        return self.net.router.may_send(peer_id, code, self.net.clock())
 
     def handle(self, msg: object, server: Server) -> None:
         net = self.net
@@ -54,7 +61,12 @@ class Commands:
             if code not in SENDABLE:
                 raise LocalError(f"SendTo with code {code}", code="not_an_announcement")
             pc = net.conns.get(msg.peer_id)
-            if pc is not None and pc.conn.state is _READY and pc.conn.send_packet(code, msg.body):
+            if (
+                pc is not None
+                and pc.conn.state is _READY
+                and (code not in self._egress_codes or self._may_send(msg.peer_id, code))
+                and pc.conn.send_packet(code, msg.body)
+            ):
                 net.packets_out += 1
                 if not pc.dirty:
                     pc.dirty = True

@@ -22,7 +22,7 @@ keys came after it; the peers' have-sets work the same way, without the TTL.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _sha256 = hashlib.sha256
@@ -128,13 +128,21 @@ class Gossip:
         return MarshalledPacket(code, body, key)
 
     def fanout(
-        self, packet: MarshalledPacket, peers: Iterable[bytes], exclude: bytes | None = None
+        self,
+        packet: MarshalledPacket,
+        peers: Iterable[bytes],
+        exclude: bytes | None = None,
+        allow: Callable[[bytes], bool] | None = None,
     ) -> list[bytes]:
-        """The peers to send `packet` to; they are marked as having it."""
+        """The peers to send `packet` to; they are marked as having it.
+
+        `allow(peer)` is asked last, for a peer that lacks the item; a peer
+        it refuses is skipped and not marked (it may get the item later).
+        """
         out = []
         key = packet.key
         for p in peers:
-            if p == exclude or self.has(p, key):
+            if p == exclude or self.has(p, key) or (allow is not None and not allow(p)):
                 continue
             self._mark(p, key)
             out.append(p)

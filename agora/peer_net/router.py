@@ -24,7 +24,7 @@ from agora.errors import LocalError, RemoteError
 from agora.peer_net.gossip import Gossip, MarshalledPacket
 from agora.peer_net.handlers.forward import Handler, HandlerContext
 from agora.peer_net.handlers.switcher import Route, check_inbound, dispatch, dispatch_response
-from agora.peer_net.handlers.table import TABLE, Kind, rate_limits
+from agora.peer_net.handlers.table import TABLE, Kind, egress_limits, rate_limits
 from agora.peer_net.messages import Inbound
 from agora.peer_net.peers import Peers
 from agora.peer_net.ratelimit import RATE_LIMITED, RateLimiter
@@ -48,10 +48,13 @@ class Router:
         limiter: RateLimiter | None = None,
         tracker: RequestTracker | None = None,
         gossip: Gossip | None = None,
+        egress: RateLimiter | None = None,
     ) -> None:
         self.peers = peers
         self.ctx = ctx
         self.limiter = limiter if limiter is not None else RateLimiter(rate_limits(), peers)
+        # what we send: never more announcements than a peer's own limits let through
+        self.egress = egress if egress is not None else RateLimiter(egress_limits())
         self.tracker = tracker if tracker is not None else RequestTracker()
         self.gossip = gossip if gossip is not None else Gossip()
 
@@ -116,6 +119,7 @@ class Router:
     def on_peer_down(self, peer_id: bytes) -> list[Pending]:
         """Forget a peer; its pending requests are returned to fail `peer_disconnected`."""
         self.limiter.forget(peer_id)
+        self.egress.forget(peer_id)
         self.gossip.forget_peer(peer_id)
         return self.tracker.drop_peer(peer_id)
 
@@ -128,9 +132,23 @@ class Router:
     def broadcast(
         self, code: int, body: bytes, peers: Iterable[bytes], now: float, exclude: bytes | None
     ) -> tuple[MarshalledPacket, list[bytes]]:
-        """Marshal once; the peers to send it to (each gets it at most once)."""
+        """Marshal once; the peers to send it to (each gets it at most once).
+
+        A peer we have sent this code up to its limit lately is left out.
+        """
         packet = self.gossip.outbound(code, body, now)
-        return packet, self.gossip.fanout(packet, peers, exclude)
+        if code not in self.egress.limits:
+            return packet, self.gossip.fanout(packet, peers, exclude)
+        egress = self.egress
+
+        def allow(peer_id: bytes) -> bool:
+            return egress.allow(peer_id, code, now)
+
+        return packet, self.gossip.fanout(packet, peers, exclude, allow)
+
+    def may_send(self, peer_id: bytes, code: int, now: float) -> bool:
+        """Whether one more announcement of `code` to `peer_id` stays within its limit."""
+        return code not in self.egress.limits or self.egress.allow(peer_id, code, now)
 
     def start_request(
         self, peer_id: bytes, code: int, now: float, timeout: float, req_id: int | None = None

@@ -41,7 +41,7 @@ from agora.peer_net.connection import (
     PacketReceived,
 )
 from agora.peer_net.discovery import Discovery
-from agora.peer_net.handlers import TABLE, HandlerContext, Owner, Sink, rate_limits
+from agora.peer_net.handlers import TABLE, HandlerContext, Owner, Sink, egress_limits, rate_limits
 from agora.peer_net.identity import NodeKey
 from agora.peer_net.membership import Membership
 from agora.peer_net.messages import NetCommand, NetEvent
@@ -100,7 +100,10 @@ class PeerNet:
         self.sink_list = list(self.sinks.values())
         self.commands = Commands(self)
         limiter = RateLimiter(rate_limits(settings.rate_overrides), self.peers)
-        self.router = Router(self.peers, HandlerContext(self.sinks, self.commands), limiter=limiter)
+        egress = RateLimiter(egress_limits(settings.rate_overrides))
+        ctx = HandlerContext(self.sinks, self.commands)
+        self.router = Router(self.peers, ctx, limiter=limiter, egress=egress)
+        self.commands.bind(self.router)
         limits = settings.limits
         self.server = Server(
             "p2p",
@@ -326,6 +329,7 @@ class PeerNet:
             "bytes_out": self.bytes_out,
             "dropped_out": self.dropped_out,
             "rate_limited": sum(self.router.limiter.limited.values()),
+            "shaped_out": sum(self.router.egress.limited.values()),  # held to a peer's limit
             "bans": len(self.peers.bans.bans(self.clock())),
             "addresses": len(self.book),
         }

@@ -18,7 +18,15 @@ from agora.peer_net.handlers.forward import (
     forward_to_test,
 )
 from agora.peer_net.handlers.switcher import Route, check_inbound, code_switcher
-from agora.peer_net.handlers.table import TABLE, AppCode, CodeSpec, Kind, code_name, rate_limits
+from agora.peer_net.handlers.table import (
+    TABLE,
+    AppCode,
+    CodeSpec,
+    Kind,
+    code_name,
+    egress_limits,
+    rate_limits,
+)
 
 __all__ = [
     "TABLE",
@@ -34,6 +42,7 @@ __all__ = [
     "check_inbound",
     "code_name",
     "code_switcher",
+    "egress_limits",
     "forward_to_block_chain",
     "forward_to_consensus",
     "forward_to_social",

@@ -133,6 +133,25 @@ def code_name(code: int) -> str:
     return spec.name if spec is not None else f"UNKNOWN_{code}"
 
 
+# The share of a peer's announcement limit we use ourselves: what we send at
+# our pace may arrive bunched (write buffers, the network), and the peer
+# counts it at its own pace.
+EGRESS_SHARE = 0.9
+
+
+def egress_limits(overrides: Mapping[int, Limit | None] | None = None) -> dict[int, Limit]:
+    """How fast we send each announcement code to one peer: a share of its `rate_limits`.
+
+    Relaying a flood we accepted at our limit would otherwise put us at the
+    next peer's limit, and its bucket would count us as the flooder.
+    """
+    return {
+        code: Bucket(limit.rate * EGRESS_SHARE, max(1.0, limit.burst * EGRESS_SHARE))
+        for code, limit in rate_limits(overrides).items()
+        if isinstance(limit, Bucket)
+    }
+
+
 def rate_limits(overrides: Mapping[int, Limit | None] | None = None) -> dict[int, Limit]:
     """The `RateLimiter` table: each code's limit, with `overrides` (None: unlimited)."""
     limits = {code: s.limit for code, s in TABLE.items() if s.limit is not None}
