@@ -18,6 +18,7 @@ def _register() -> None:
     from agora.cli import (
         account,  # noqa: F401
         bench,  # noqa: F401
+        bench_devnet,  # noqa: F401
         bench_ingest,  # noqa: F401
         bench_p2p,  # noqa: F401
         devnet,  # noqa: F401
