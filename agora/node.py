@@ -9,7 +9,7 @@ and all run in one TaskGroup. One channel per (producer, consumer) pair:
     peer_net  -> blockchain  NetEvent       blockchain -> peer_net    NetCommand
     peer_net  -> test        NetEvent       test       -> peer_net    NetCommand
     consensus -> blockchain  ChainRequest   blockchain -> consensus   ChainReply
-    rpc       -> blockchain  SubmitTx       blockchain -> rpc         Publish | Answer
+    rpc       -> blockchain  RpcSubmit      blockchain -> rpc         Publish | Answer
 
 The blockchain actor (the SQLite writer) runs on its own thread and loop, so
 executing a block never stalls the others; peer_net, consensus, rpc, the test
@@ -35,9 +35,9 @@ import nacl.signing
 from agora import runtime
 from agora.blockchain.actor import BlockchainActor
 from agora.blockchain.chain import Chain
-from agora.blockchain.messages import ChainReply, ChainRequest, SubmitTx
+from agora.blockchain.messages import ChainReply, ChainRequest, RpcSubmit
 from agora.blockchain.reader import Reader
-from agora.config import parse_addr, write_atomic
+from agora.config import parse_addr
 from agora.consensus_client.actor import ConsensusActor, ConsensusSetup
 from agora.consensus_client.progress import SyncProgress
 from agora.consensus_client.timeouts import ConsensusParams
@@ -114,7 +114,7 @@ class StatusWriter:
         return doc
 
     def write(self) -> None:
-        write_atomic(self.path, msgspec.json.encode(self.snapshot()))
+        replace_file(self.path, msgspec.json.encode(self.snapshot()))
 
     async def run(self) -> None:
         while not self._stop.is_set():
@@ -128,6 +128,15 @@ class StatusWriter:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Readers see the old or the new content (a rename), but nothing is fsynced: a
+    report rewritten every second need not survive a power cut, and two fsyncs a
+    second on the main loop would stall peer_net, consensus and RPC behind the disk."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _pair(item_type: Any, name: str) -> tuple[Sender[Any], Receiver[Any]]:
@@ -177,7 +186,7 @@ class Node:
         chain_cmd = _pair(NetCommand, "blockchain->peer_net")
         requests = _pair(ChainRequest, "consensus->blockchain")
         replies = _pair(ChainReply, "blockchain->consensus")
-        submits = _pair(SubmitTx, "rpc->blockchain")
+        submits = _pair(RpcSubmit, "rpc->blockchain")
         to_rpc = _pair(RpcInbound, "blockchain->rpc")
         # actors
         self.net = PeerNet(
@@ -250,7 +259,7 @@ class Node:
             return MemoryWal()  # a full node signs nothing
         return FileWal(self.home.data / WAL_FILE)
 
-    def _rpc(self, db: Path, submits: Sender[SubmitTx], inbox: Receiver[RpcInbound]) -> RpcActor:
+    def _rpc(self, db: Path, submits: Sender[RpcSubmit], inbox: Receiver[RpcInbound]) -> RpcActor:
         reader = Reader(db)
         social = SocialReader.open(db, self.genesis)
         valset = self.genesis.valset()

@@ -110,7 +110,7 @@ def block_publisher(tx: Sender[Any]) -> Callable[[Block, CommitResult], None]:
     publisher = Publisher(tx)
 
     def publish(block: Block, result: CommitResult) -> None:
-        publish_block(publisher, block)
+        publish_block(publisher, block, result.tx_hashes)
         live.publish(publisher, result)
 
     return publish

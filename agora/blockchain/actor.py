@@ -11,7 +11,11 @@ Three inbound channels, each drained by its own task on this actor's loop:
 - from peer_net (`NetEvent`): TX_GOSSIP into the mempool (`txgossip.py`),
   STATUS_REQUEST and BLOCKS_REQUEST answered from the store (`serve.py`),
   and the answers to the consensus actor's sync requests, handed on to it;
-- from rpc (`SubmitTx`): into the mempool, answered on the RPC inbox.
+- from rpc (`SubmitTx`, `SubmitTxs`): into the mempool, answered on the RPC
+  inbox (one `Answer` per message, sent together: one wake of the RPC loop).
+
+A proposal is decoded once: the block checked (or built) here is kept and
+reused when the same bytes come back to be committed.
 
 Executing a block blocks this loop only: peer_net and consensus live on
 another thread. A `LocalError` (our bug) ends the actor, and with it the node.
@@ -38,7 +42,8 @@ from agora.blockchain.messages import (
     CheckBlockReq,
     CommitBlockReq,
     CommitFailed,
-    SubmitTx,
+    RpcSubmit,
+    SubmitTxs,
 )
 from agora.blockchain.pool import EvidencePool
 from agora.blockchain.serve import BlockServer
@@ -55,6 +60,9 @@ from agora.spsc import BrokenChannel, ChannelClosed, EndOfChannel, Receiver, Sen
 T = TypeVar("T")
 Publish = Callable[[Block, CommitResult], None]
 RATE_WINDOW_S = 10.0
+# Txs admitted in one go (between two looks at the consensus requests): ~20-40 ms of work.
+SLICE_TXS = 512
+SLICE_BYTES = 128 * 1024
 _log = Log("agora.blockchain.actor")
 
 
@@ -70,7 +78,7 @@ class BlockchainActor:
         replies: Sender[ChainReply],
         net_events: Receiver[NetEvent],
         net_commands: Sender[NetCommand],
-        rpc_requests: Receiver[SubmitTx] | None = None,
+        rpc_requests: Receiver[RpcSubmit] | None = None,
         rpc_inbox: Sender[Any] | None = None,
         publish: Publish | None = None,
         metrics: Metrics | None = None,
@@ -90,6 +98,7 @@ class BlockchainActor:
         self.gossip = TxGossip(chain)
         self.server = BlockServer(chain, db_path)
         self._recent: deque[tuple[int, int]] = deque(maxlen=256)  # (block time ms, txs)
+        self._decoded: tuple[bytes, Block] | None = None  # the last block built or checked
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self.committed = 0
@@ -103,9 +112,9 @@ class BlockchainActor:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._drain(self.requests, 64, self._on_requests))
-                tg.create_task(self._drain(self.net_events, 8, self._on_net))
+                tg.create_task(self._drain(self.net_events, 16, self._on_net))
                 if self.rpc_requests is not None:
-                    tg.create_task(self._drain(self.rpc_requests, 512, self._on_submits))
+                    tg.create_task(self._drain(self.rpc_requests, 64, self._on_submits))
         finally:
             for tx in (self.replies, self.net_commands, self.rpc_inbox):
                 if tx is not None:
@@ -171,14 +180,16 @@ class BlockchainActor:
         if last is None and chain.height > 0:
             last = chain.seen_commit(chain.height)
         block = chain.build_block(t, msg.proposer, last, self.pool.for_block(msg.height))
-        return BlockBuilt(msg.height, msg.round, encode_block(block))
+        data = encode_block(block)
+        self._decoded = (data, block)
+        return BlockBuilt(msg.height, msg.round, data)
 
     def _check(self, msg: CheckBlockReq) -> BlockChecked:
         chain = self.chain
         if msg.height != chain.height + 1:
             return BlockChecked(msg.height, msg.round, msg.block_id, False, "bad_height")
         try:
-            block = decode_block(msg.block, chain.genesis.params.max_block_bytes)
+            block = self._decode(msg.block)
             chain.validate_block(block, now_ms=int(self.clock() * 1000))
         except RemoteError as e:
             _log.info("proposal_invalid", height=msg.height, round=msg.round, code=e.code)
@@ -192,13 +203,21 @@ class BlockchainActor:
         if msg.height > chain.height + 1:
             return CommitFailed(msg.height, "bad_height", f"we are at {chain.height}")
         try:
-            block = decode_block(msg.block, chain.genesis.params.max_block_bytes)
+            block = self._decode(msg.block)
             result = chain.commit_block(block, msg.commit)
         except RemoteError as e:
             _log.warning("commit_failed", height=msg.height, code=e.code, error=e.message)
             return CommitFailed(msg.height, e.code, e.message)
         self._after_commit(block, result)
         return BlockCommitted(msg.height, result.block_id, block.header.time, len(block.txs))
+
+    def _decode(self, data: bytes) -> Block:
+        last = self._decoded
+        if last is not None and (last[0] is data or last[0] == data):
+            return last[1]
+        block = decode_block(data, self.chain.genesis.params.max_block_bytes)
+        self._decoded = (data, block)
+        return block
 
     def _committed_before(self, msg: CommitBlockReq) -> ChainReply:
         stored = self.server.block_id(msg.height)
@@ -212,6 +231,7 @@ class BlockchainActor:
         return BlockCommitted(msg.height, stored or b"", 0, 0, again=True)
 
     def _after_commit(self, block: Block, result: CommitResult) -> None:
+        self._decoded = None
         self.committed += 1
         self.pool.committed(block)
         self._recent.append((block.header.time, len(block.txs)))
@@ -239,26 +259,45 @@ class BlockchainActor:
                         await _send(self.net_commands, cmd)
             elif isinstance(ev, Response | RequestFailed):
                 await _send(self.replies, ev)  # the consensus actor's sync asked
-        if gossip:
-            for cmd in self.gossip.received(gossip):
-                await _send(self.net_commands, cmd)
+        while gossip:
+            await self._consensus_first()
+            size = n = 0
+            while n < len(gossip) and (n == 0 or size + len(gossip[n].body) <= SLICE_BYTES):
+                size += len(gossip[n].body)
+                n += 1
+            part, gossip = gossip[:n], gossip[n:]
+            await _send_all(self.net_commands, self.gossip.received(part))
             self._refresh_status()
 
     # --- rpc ---
 
-    async def _on_submits(self, msgs: list[SubmitTx]) -> None:
-        answers, commands = self.gossip.submitted(msgs)
-        inbox = self.rpc_inbox
-        for ticket, result in answers:
-            if inbox is None:
-                break
-            if isinstance(result, RemoteError):
-                await _send(inbox, Answer(ticket, error=result))
-            else:
-                await _send(inbox, Answer(ticket, result=result))
-        for cmd in commands:
-            await _send(self.net_commands, cmd)
-        self._refresh_status()
+    async def _on_submits(self, msgs: list[RpcSubmit]) -> None:
+        while msgs:
+            await self._consensus_first()
+            n = txs = 0
+            while n < len(msgs) and (n == 0 or txs + _count(msgs[n]) <= SLICE_TXS):
+                txs += _count(msgs[n])
+                n += 1
+            part, msgs = msgs[:n], msgs[n:]
+            answers, commands = self.gossip.submitted(part)
+            inbox = self.rpc_inbox
+            if inbox is not None:
+                out = [
+                    Answer(t, error=r) if isinstance(r, RemoteError) else Answer(t, result=r)
+                    for t, r in answers
+                ]
+                await _send_all(inbox, out)
+            await _send_all(self.net_commands, commands)
+            self._refresh_status()
+
+    async def _consensus_first(self) -> None:
+        """Let queued consensus requests (build, check, commit) go before more txs are
+        admitted: a proposal waiting behind a burst of gossip stretches the block interval
+        and with it every tx's finality. Bounded: that task takes its whole queue at once."""
+        for _ in range(64):
+            if not len(self.requests):
+                return
+            await asyncio.sleep(0)
 
     # --- status ---
 
@@ -297,6 +336,22 @@ class BlockchainActor:
     def status(self) -> dict[str, Any]:
         """This actor's part of status.json; safe from any thread."""
         return self._status
+
+
+def _count(m: RpcSubmit) -> int:
+    return len(m.txs) if isinstance(m, SubmitTxs) else 1
+
+
+async def _send_all(tx: Sender[T], items: list[T]) -> bool:
+    """Send them all, waking the receiver once if there is room; False if it has gone."""
+    try:
+        sent = tx.send_many_nowait(items)
+    except (BrokenChannel, ChannelClosed):
+        return False
+    for item in items[sent:]:
+        if not await _send(tx, item):
+            return False
+    return True
 
 
 async def _send(tx: Sender[T], item: T) -> bool:

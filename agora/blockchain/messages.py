@@ -2,7 +2,8 @@
 
 The RPC actor asks with `SubmitTx` (through `Context.ask`); the blockchain
 actor answers on the RPC inbox with `Answer(ticket, result=<tx hash hex>)` or
-`Answer(ticket, error=<TxError>)`.
+`Answer(ticket, error=<TxError>)`. The `tx_submit` calls of one JSON-RPC batch
+travel together as one `SubmitTxs` and get one `Answer` with a list.
 
 The consensus actor asks with a `ChainRequest` and gets a `ChainReply`; the
 blockchain actor also hands it peer_net's answers to the sync requests
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
+from agora.blockchain.tx import Tx
 from agora.blockchain.votes import Commit, DuplicateVoteEvidence
 from agora.peer_net.messages import RequestFailed, Response
 
@@ -23,6 +25,18 @@ class SubmitTx(msgspec.Struct, frozen=True, tag=True):
 
     ticket: int
     tx: bytes
+
+
+class SubmitTxs(msgspec.Struct, frozen=True, tag=True):
+    """A JSON-RPC batch's txs, already decoded by the RPC actor (`raw`: their bytes, for
+    gossip); answered with one `Answer(ticket, result=[tx hash hex | TxError, ...])`."""
+
+    ticket: int
+    txs: list[Tx]
+    raw: list[bytes]
+
+
+RpcSubmit = SubmitTx | SubmitTxs
 
 
 # --- consensus -> blockchain: `ChainRequest` ---

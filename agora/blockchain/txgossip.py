@@ -6,18 +6,21 @@ verified together on the pool). A batch that brought anything new is relayed
 unchanged, so peer_net's seen-cache drops the copies that reach a node twice.
 Txs submitted over RPC are gossiped in new batches of up to ~60 KiB.
 
-An honest peer only relays txs it decoded and verified, so a batch that does
-not decode, or holds a tx that does not decode or whose signature is bad,
-costs its sender `bad_tx_gossip` (100, a ban) and is not relayed. Any other
-refusal (an old nonce, a full mempool) is nobody's fault: states differ.
+An honest peer only relays txs it decoded, checked and verified, so a batch
+that does not decode, or holds a tx that does not decode, fails a check that
+depends only on the tx and the genesis, or whose signature is bad
+(`NEVER_RELAYED`), costs its sender `bad_tx_gossip` (100, a ban) and is not
+relayed. Any other refusal (an old nonce, a full mempool) is nobody's fault:
+states differ. Txs are only decoded here; the mempool's entry does the
+stateless checks, once per tx.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agora.blockchain.messages import SubmitTx
-from agora.blockchain.tx import Tx, TxError
+from agora.blockchain.messages import RpcSubmit, SubmitTx, SubmitTxs
+from agora.blockchain.tx import Tx, TxError, decode_tx
 from agora.blockchain.wire import batch_txs, decode_tx_batch
 from agora.errors import RemoteError
 from agora.logs import Log
@@ -31,12 +34,21 @@ BAD_GOSSIP = "bad_tx_gossip"
 BAD_GOSSIP_PENALTY = 100
 _log = Log("agora.blockchain.txgossip")
 
-Answered = tuple[int, str | RemoteError]  # (ticket, tx hash hex or the refusal)
+# (ticket, tx hash hex or the refusal; a list of those for a SubmitTxs)
+Answered = tuple[int, str | RemoteError | list[str | RemoteError]]
+# Refusals that depend only on the tx and the genesis: an honest peer, which relays
+# only what its own mempool admitted, never sends such a tx.
+NEVER_RELAYED = frozenset(
+    {"bad_signature", "wrong_chain", "unknown_kind", "tx_too_large", "missing_body",
+     "body_hash_mismatch", "fee_too_low", "bad_body"}
+)  # fmt: skip
+BUG = RemoteError("no verdict", code="internal")  # replaced for every tx; never answered
 
 
 class TxGossip:
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
+        self.max_tx_bytes = chain.genesis.params.max_tx_bytes
         self.received_txs = 0
         self.accepted = 0
         self.bad_batches = 0
@@ -57,7 +69,7 @@ class TxGossip:
         self.received_txs += len(txs)
         for ev, first, n in batches:
             mine = results[first : first + n]
-            if any(isinstance(r, TxError) and r.code == "bad_signature" for r in mine):
+            if any(isinstance(r, TxError) and r.code in NEVER_RELAYED for r in mine):
                 self.bad_batches += 1
                 cmds.append(Penalize(ev.peer_id, BAD_GOSSIP, BAD_GOSSIP_PENALTY))
                 continue
@@ -68,30 +80,48 @@ class TxGossip:
         return cmds
 
     def _decode(self, ev: Inbound) -> list[Tx] | None:
+        # Decoding only: the mempool's entry checks the rest, once (see NEVER_RELAYED).
         try:
-            return [self.chain.decode_tx(raw) for raw in decode_tx_batch(ev.body)]
+            return [decode_tx(raw, self.max_tx_bytes) for raw in decode_tx_batch(ev.body)]
         except RemoteError as e:
             self.bad_batches += 1
             _log.info("bad_tx_gossip", peer=ev.peer_id.hex()[:16], code=e.code, error=e.message)
             return None
 
-    def submitted(self, msgs: list[SubmitTx]) -> tuple[list[Answered], list[NetCommand]]:
-        """Admit clients' txs: an answer per ticket, and the gossip of those accepted."""
-        answers: list[Answered] = []
-        staged: list[tuple[SubmitTx, Tx]] = []
+    def submitted(self, msgs: list[RpcSubmit]) -> tuple[list[Answered], list[NetCommand]]:
+        """Admit clients' txs: an answer per ticket (a list for a `SubmitTxs`), and the
+        gossip of those accepted. One `add_batch` for all of them."""
+        txs: list[Tx] = []
+        raws: list[bytes] = []
+        slots: list[tuple[list[str | RemoteError], int]] = []  # where each tx's verdict goes
+        per_msg: list[tuple[SubmitTx | SubmitTxs, list[str | RemoteError]]] = []
         for m in msgs:
-            try:
-                staged.append((m, self.chain.decode_tx(m.tx)))
-            except RemoteError as e:
-                answers.append((m.ticket, e))
-        results = self.chain.mempool.add_batch([tx for _, tx in staged]) if staged else []
-        fresh: list[bytes] = []
-        for (m, _), r in zip(staged, results, strict=True):
-            if isinstance(r, TxError):
-                answers.append((m.ticket, r))
+            if isinstance(m, SubmitTxs):
+                verdicts: list[str | RemoteError] = [BUG] * len(m.txs)
+                for i, (tx, raw) in enumerate(zip(m.txs, m.raw, strict=True)):
+                    txs.append(tx)
+                    raws.append(raw)
+                    slots.append((verdicts, i))
             else:
-                answers.append((m.ticket, r.hex()))
-                fresh.append(m.tx)
+                verdicts = [BUG]
+                try:
+                    txs.append(decode_tx(m.tx, self.max_tx_bytes))
+                    raws.append(m.tx)
+                    slots.append((verdicts, 0))
+                except RemoteError as e:
+                    verdicts[0] = e
+            per_msg.append((m, verdicts))
+        results = self.chain.mempool.add_batch(txs) if txs else []
+        fresh: list[bytes] = []
+        for (verdicts, i), raw, r in zip(slots, raws, results, strict=True):
+            if isinstance(r, TxError):
+                verdicts[i] = r
+            else:
+                verdicts[i] = r.hex()
+                fresh.append(raw)
         self.accepted += len(fresh)
+        answers: list[Answered] = [
+            (m.ticket, v if isinstance(m, SubmitTxs) else v[0]) for m, v in per_msg
+        ]
         cmds: list[NetCommand] = [Broadcast(AppCode.TX_GOSSIP, b) for b in batch_txs(fresh)]
         return answers, cmds

@@ -40,8 +40,10 @@ class SubscribeBlocks(msgspec.Struct, frozen=True):
     cursor: int | str | None = None
 
 
-def block_event(block: Block) -> BlockEvent:
+def block_event(block: Block, tx_hashes: Sequence[bytes] | None = None) -> BlockEvent:
+    """`tx_hashes`: the block's, if the caller has them (a commit computed them)."""
     h = block.header
+    hashes = [tx_hash(tx) for tx in block.txs] if tx_hashes is None else tx_hashes
     return BlockEvent(
         height=h.height,
         id=block.id().hex(),
@@ -50,13 +52,15 @@ def block_event(block: Block) -> BlockEvent:
         proposer=h.proposer.hex(),
         tx_root=h.tx_root.hex(),
         state_root=h.state_root.hex(),
-        tx_hashes=[tx_hash(tx).hex() for tx in block.txs],
+        tx_hashes=[x.hex() for x in hashes],
     )
 
 
-def publish_block(publisher: Publisher, block: Block) -> bool:
+def publish_block(
+    publisher: Publisher, block: Block, tx_hashes: Sequence[bytes] | None = None
+) -> bool:
     """Announce a block that is already in the store; never blocks."""
-    return publisher.publish(STREAM, block.height, block_event(block))
+    return publisher.publish(STREAM, block.height, block_event(block, tx_hashes))
 
 
 class BlocksSource:

@@ -7,7 +7,9 @@ account_get.
 Reads run on the RPC thread pool against the chain `Reader`; `tx_submit`
 decodes the tx here (a malformed one never reaches the blockchain actor) and
 asks the blockchain actor with `SubmitTx`, which answers with the tx hash or
-the mempool's `TxError` (-32010, `data.code` says which check failed).
+the mempool's `TxError` (-32010, `data.code` says which check failed). The
+`tx_submit` calls of one JSON-RPC batch go as one `SubmitTxs` (one question,
+one mempool entry for all), each answered in its place.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import msgspec
 from agora.blockchain.account import MILLI, quota_capacity, quota_now
 from agora.blockchain.block import Header, decode_commit
 from agora.blockchain.genesis import Genesis
-from agora.blockchain.messages import SubmitTx
+from agora.blockchain.messages import SubmitTx, SubmitTxs
 from agora.blockchain.reader import Reader
 from agora.blockchain.schema import TX_ID_BITS
-from agora.blockchain.tx import MAX_INT, TxError, decode_tx, tx_hash
+from agora.blockchain.tx import MAX_INT, Tx, TxError, decode_tx, tx_hash
 from agora.errors import LocalError, RemoteError
 from agora.rpc import views as v
 from agora.rpc.codes import (
@@ -155,7 +157,7 @@ def register_chain_methods(
             raise _not_found(f"commit {p.height}", height=reader.status().height)
         return v.commit_view(seen, canonical=False)
 
-    async def submit(ctx: Context, p: SubmitTxParams) -> v.SubmitResult:
+    def decode(p: SubmitTxParams) -> tuple[bytes, Tx]:
         if len(p.tx) > 2 * params.max_tx_bytes:
             n = params.max_tx_bytes
             raise RpcError(INVALID_PARAMS, f"tx: over the limit of {n} bytes", code="oversize")
@@ -164,22 +166,50 @@ def register_chain_methods(
         except (binascii.Error, ValueError):
             raise RpcError(INVALID_PARAMS, "tx: not hex", code="invalid_params") from None
         try:
-            tx = decode_tx(data, params.max_tx_bytes)
+            return data, decode_tx(data, params.max_tx_bytes)
         except RemoteError as e:
             raise RpcError(INVALID_PARAMS, e.message, code=e.code) from None
-        expect = tx_hash(tx).hex()
 
-        def make(ticket: int) -> SubmitTx:
-            return SubmitTx(ticket=ticket, tx=data)
-
+    async def ask(ctx: Context, make: Callable[[int], Any]) -> Any:
         if chain_inbox is None:
-            got = await ctx.ask(make, submit_wait_s)
-        else:
-            inbox = chain_inbox
-            got = await ctx.services.asks.ask(lambda t: _send(inbox, make(t)), submit_wait_s)
+            return await ctx.ask(make, submit_wait_s)
+        inbox = chain_inbox
+        return await ctx.services.asks.ask(lambda t: _send(inbox, make(t)), submit_wait_s)
+
+    async def submit(ctx: Context, p: SubmitTxParams) -> v.SubmitResult:
+        data, tx = decode(p)
+        expect = tx_hash(tx).hex()
+        got = await ask(ctx, lambda ticket: SubmitTx(ticket=ticket, tx=data))
         if got != expect:
             raise LocalError(f"the chain answered {got!r} for tx {expect}", code="bad_answer")
         return v.SubmitResult(expect)
+
+    async def submit_many(ctx: Context, ps: list[SubmitTxParams]) -> list[Any]:
+        """A batch's tx_submit calls: one question to the chain for all of them."""
+        out: list[Any] = []
+        txs: list[Tx] = []
+        raws: list[bytes] = []
+        for p in ps:
+            try:
+                data, tx = decode(p)
+            except RpcError as e:
+                out.append(e)
+                continue
+            out.append(None)
+            txs.append(tx)
+            raws.append(data)
+        if not txs:
+            return out
+        got = await ask(ctx, lambda ticket: SubmitTxs(ticket=ticket, txs=txs, raw=raws))
+        if not isinstance(got, list) or len(got) != len(txs):
+            raise LocalError(f"the chain answered {len(got)} verdicts for {len(txs)} txs",
+                             code="bad_answer")  # fmt: skip
+        verdicts = iter(got)
+        for i, slot in enumerate(out):
+            if slot is None:
+                r = next(verdicts)
+                out[i] = r if isinstance(r, RemoteError) else v.SubmitResult(r)
+        return out
 
     def get_tx(ctx: Context, p: GetTx) -> v.TxInclusion:
         h = bytes.fromhex(p.hash)
@@ -232,5 +262,5 @@ def register_chain_methods(
         "tx_submit", submit, params=SubmitTxParams, result=v.SubmitResult, tags=("chain",),
         summary="Submit a signed tx to the mempool; its hash, or why it was refused",
         errors=(INVALID_PARAMS, TX_REJECTED, TIMEOUT, OVERLOADED, UNAVAILABLE),
-        timeout=submit_wait_s + 1.0,
+        timeout=submit_wait_s + 1.0, many=submit_many,
     )  # fmt: skip

@@ -2,7 +2,9 @@
 
 `Dispatcher.dispatch` answers at once when every call is a plain handler, and
 otherwise returns a coroutine for the transport to await; the transports own
-the tasks. A batch's calls may run concurrently and are answered in order.
+the tasks. A batch's calls may run concurrently and are answered in order. The
+calls in a batch to a method with a `many` handler run as one call of it (one
+task, one timeout), and each still gets its own answer in its place.
 """
 
 from __future__ import annotations
@@ -101,6 +103,26 @@ def parse(body: bytes | str, max_batch: int) -> tuple[list[Call | bytes], bool]:
     return [_check(doc)], False
 
 
+class _Group:
+    """The calls of one batch to one `many` method, and where their answers go."""
+
+    __slots__ = ("calls", "method", "params", "task")
+
+    def __init__(self, method: Method) -> None:
+        self.method = method
+        self.calls: list[Call] = []
+        self.params: list[Any] = []
+        self.task: asyncio.Task[list[bytes | None]] | None = None
+
+
+class _Slot:
+    __slots__ = ("group", "index")
+
+    def __init__(self, group: _Group, index: int) -> None:
+        self.group = group
+        self.index = index
+
+
 def _join(parts: list[bytes], batch: bool) -> bytes | None:
     if not parts:
         return None  # only notifications: nothing at all, not even []
@@ -131,10 +153,28 @@ class Dispatcher:
         """Response bytes, None (nothing to send), or a coroutine that gives one of those."""
         items, batch = parse(body, self.max_batch)
         parts: list[Any] = []
+        groups: dict[str, _Group] = {}
         waits = False
         for item in items:
             if isinstance(item, bytes):
                 parts.append(item)
+                continue
+            m = self.registry.get(item.method) if batch else None
+            if m is not None and m.many is not None:
+                try:
+                    params = m.bind(item.params)
+                except RemoteError as exc:
+                    fail = self._fail(item, INVALID_PARAMS, exc.message, exc.code)
+                    if fail is not None:
+                        parts.append(fail)
+                    continue
+                g = groups.get(m.name)
+                if g is None:
+                    g = groups[m.name] = _Group(m)
+                g.calls.append(item)
+                g.params.append(params)
+                parts.append(_Slot(g, len(g.calls) - 1))
+                waits = True
                 continue
             out = self._start(item, session)
             waits = waits or isinstance(out, Coroutine)
@@ -142,16 +182,46 @@ class Dispatcher:
                 parts.append(out)
         if not waits:
             return _join(parts, batch)
-        return self._finish(parts, batch)
+        return self._finish(parts, batch, list(groups.values()), session)
 
-    async def _finish(self, parts: list[Any], batch: bool) -> bytes | None:
+    async def _finish(
+        self, parts: list[Any], batch: bool, groups: list[_Group], session: Session
+    ) -> bytes | None:
         slots: list[Any] = list(parts)
         async with asyncio.TaskGroup() as tg:  # each coroutine catches its own errors
+            for g in groups:
+                g.task = tg.create_task(self._run_many(g, Context(self.services, session)))
             for i, p in enumerate(parts):
                 if isinstance(p, Coroutine):
                     slots[i] = tg.create_task(p)
-        done = [s.result() if isinstance(s, asyncio.Task) else s for s in slots]
+        done: list[bytes | None] = []
+        for s in slots:
+            if isinstance(s, asyncio.Task):
+                done.append(s.result())
+            elif isinstance(s, _Slot):
+                assert s.group.task is not None
+                done.append(s.group.task.result()[s.index])
+            else:
+                done.append(s)
         return _join([d for d in done if d is not None], batch)
+
+    async def _run_many(self, g: _Group, ctx: Context) -> list[bytes | None]:
+        m = g.method
+        assert m.many is not None
+        try:
+            async with asyncio.timeout(m.timeout or self.services.default_timeout):
+                results = await m.many(ctx, g.params)
+            if len(results) != len(g.calls):
+                raise LocalError(f"{len(g.calls)} calls, {len(results)} results", code="bad_many")
+        except TimeoutError:
+            err = RpcError(TIMEOUT, f"{m.name} timed out", code="timeout")
+            return [self._error(c, m.name, err) for c in g.calls]
+        except Exception as exc:
+            return [self._error(c, m.name, exc) for c in g.calls]
+        return [
+            self._error(c, m.name, r) if isinstance(r, Exception) else self._ok(c, m.name, r)
+            for c, r in zip(g.calls, results, strict=True)
+        ]
 
     def _start(self, call: Call, session: Session) -> Reply:
         m = self.registry.get(call.method)

@@ -2,7 +2,9 @@
 
 A handler is `fn(ctx)` or `fn(ctx, params)`, plain (a fast read on the loop),
 `async` (it awaits another actor, with a timeout), or plain with
-`blocking=True` (it runs on the RPC thread pool: SQLite reads). Params arrive
+`blocking=True` (it runs on the RPC thread pool: SQLite reads). A method may
+also have `many=`, an async `fn(ctx, [params])` that takes every call to it in
+one JSON-RPC batch at once (e.g. `tx_submit`: one question to the chain). Params arrive
 by name (an object) or by position (an array, in the struct's field order).
 """
 
@@ -95,6 +97,9 @@ class Method:
     extra: dict[str, Any] = field(default_factory=dict)  # x-... fields for the OpenRPC doc
     is_async: bool = False
     names: tuple[str, ...] = ()  # the params' JSON names, in positional order
+    # async fn(ctx, [params, ...]) -> [result or AgoraError, ...]: the calls of one
+    # JSON-RPC batch to this method, handled together (one answer per call, in order)
+    many: Callable[..., Any] | None = None
 
     def bind(self, raw: Any) -> Any:
         """Raw JSON params to the params struct; RemoteError `invalid_params` if they do not fit."""
@@ -175,6 +180,7 @@ class Registry:
         timeout: float | None = None,
         errors: tuple[int, ...] | list[int] = (),
         extra: dict[str, Any] | None = None,
+        many: Callable[..., Any] | None = None,
     ) -> Method:
         if not _NAME.match(name):
             raise LocalError(f"method names are area_verbThing, not {name!r}", code="bad_method")
@@ -183,6 +189,8 @@ class Registry:
         is_async = inspect.iscoroutinefunction(fn)
         if is_async and blocking:
             raise LocalError(f"{name}: an async handler cannot be blocking", code="bad_method")
+        if many is not None and not inspect.iscoroutinefunction(many):
+            raise LocalError(f"{name}: a batch handler must be async", code="bad_method")
         if params is not None and not (
             isinstance(params, type) and issubclass(params, msgspec.Struct)
         ):
@@ -196,7 +204,7 @@ class Registry:
         names = tuple(f.encode_name for f in msgspec.structs.fields(params)) if params else ()
         m = Method(
             name, fn, params, result, summary, description, tuple(tags), blocking, timeout,
-            tuple(errors), dict(extra or {}), is_async, names,
+            tuple(errors), dict(extra or {}), is_async, names, many,
         )  # fmt: skip
         self._methods[name] = m
         return m
