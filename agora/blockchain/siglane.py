@@ -15,7 +15,11 @@ stop index. An item near the cut may be verified twice, never zero times.
 
 from __future__ import annotations
 
-import multiprocessing
+import mmap
+import socket
+import subprocess
+import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -131,18 +135,27 @@ class Job:
 
 class Worker:
     """One process, one burst at a time on it (so that neither side ever blocks on a
-    full pipe); the next bursts wait here, and may be taken back before they go."""
+    full pipe); the next bursts wait here, and may be taken back before they go.
+
+    The process is `python -m agora.blockchain.siglane`, not a multiprocessing
+    child: those re-run the parent's main module, which `python -m agora` does
+    not guard. It gets a socket and a 32-byte shared file (the four words)."""
 
     def __init__(self, deliver: Deliver) -> None:
-        ctx = multiprocessing.get_context("spawn")  # forking a threaded process is unsafe
-        self.shared = ctx.RawArray("q", 4)
+        ours, theirs = socket.socketpair()
+        with tempfile.TemporaryFile() as f:
+            f.truncate(8 * 4)
+            self._map = mmap.mmap(f.fileno(), 8 * 4)
+            fds = (theirs.fileno(), f.fileno())
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agora.blockchain.siglane", *map(str, fds)],
+                pass_fds=fds,
+                stdin=subprocess.DEVNULL,
+            )
+        theirs.close()
+        self.shared = memoryview(self._map).cast("q")
         self.shared[CURRENT] = self.shared[STOP_BURST] = -1
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(
-            target=_work, args=(child, self.shared), name="sigverify-worker", daemon=True
-        )
-        self.proc.start()
-        child.close()
+        self.conn = Connection(ours.detach())
         self.sent: Job | None = None
         self.queue: deque[Job] = deque()
         self.broken = False
@@ -216,11 +229,14 @@ class Worker:
                 self.conn.send_bytes(b"")
             except OSError:
                 pass
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(5)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
         self.conn.close()
+        self.shared.release()
+        self._map.close()
 
 
 class ProcessLane:
@@ -238,6 +254,8 @@ class ProcessLane:
     def submit(
         self, hashes: Sequence[bytes], items: Sequence[tuple[bytes, bytes, bytes]]
     ) -> list[Job]:
+        if not items:
+            return []
         n = len(self.workers)
         size = -(-len(items) // n)
         return [
@@ -248,3 +266,9 @@ class ProcessLane:
     def close(self) -> None:
         for w in self.workers:
             w.close()
+
+
+if __name__ == "__main__":  # the worker process (see Worker)
+    _conn = Connection(int(sys.argv[1]))
+    _shared = memoryview(mmap.mmap(int(sys.argv[2]), 8 * 4)).cast("q")
+    _work(_conn, _shared)

@@ -188,7 +188,7 @@ def test_a_dead_worker_process_is_not_a_wrong_answer() -> None:
         lane = v._procs
         assert lane is not None
         os.kill(lane.workers[0].proc.pid, signal.SIGKILL)
-        lane.workers[0].proc.join(10)
+        lane.workers[0].proc.wait(10)
         v.submit(hashes, items)
         assert v.verify_many(hashes, items) == [i != 7 for i in range(400)]
         v.submit(hashes[:50], items[:50])  # the lane is gone: threads take over
