@@ -35,6 +35,7 @@ import nacl.signing
 from agora import runtime
 from agora.blockchain.actor import BlockchainActor
 from agora.blockchain.chain import Chain
+from agora.blockchain.genesis import MAX_BLOCK_BYTES
 from agora.blockchain.messages import ChainReply, ChainRequest, RpcSubmit
 from agora.blockchain.reader import Reader
 from agora.config import parse_addr
@@ -48,6 +49,7 @@ from agora.node_home import load_home
 from agora.node_rpc import RpcActor, block_publisher, make_rpc
 from agora.node_thread import ThreadedActor
 from agora.peer_net.handlers import Owner
+from agora.peer_net.header import DEFAULT_MAX_FRAME
 from agora.peer_net.identity import NodeKey
 from agora.peer_net.messages import NetCommand, NetEvent
 from agora.peer_net.service import PeerNet
@@ -62,6 +64,8 @@ from agora.spsc import Receiver, Sender, channel
 CHANNEL_CAPACITY = 4096
 STATUS_INTERVAL_S = 1.0
 STOP_STAGE_TIMEOUT_S = 15.0
+# Room in a frame beyond the block: a PROPOSAL's fields, or a BLOCKS_RESPONSE's commit.
+FRAME_RESERVE = DEFAULT_MAX_FRAME - MAX_BLOCK_BYTES
 CHAIN_FILE = "chain.sqlite"
 WAL_FILE = "consensus.wal"
 _log = Log("agora.node")
@@ -153,6 +157,7 @@ class Node:
         self.home, self.config, self.genesis, self.key = load_home(Path(root))
         home, genesis = self.home, self.genesis
         self.validator_key = self._validator_key()
+        self._check_frame()
         self.metrics = Metrics()
         self._stopping = asyncio.Event()
         db = home.data / CHAIN_FILE
@@ -175,6 +180,17 @@ class Node:
             _log.warning("not_in_validator_set", key=bytes(key.verify_key).hex()[:16])
             return None
         return key
+
+    def _check_frame(self) -> None:
+        """A block travels whole in one frame: a smaller `p2p.max_frame` than the chain's
+        blocks need would make this node ban every peer that sends a full one."""
+        need = self.genesis.params.max_block_bytes + FRAME_RESERVE
+        if self.config.p2p.max_frame < need:
+            raise LocalError(
+                f"p2p.max_frame {self.config.p2p.max_frame} is too small for this chain's "
+                f"blocks (max_block_bytes {self.genesis.params.max_block_bytes}): at least {need}",
+                code="bad_config",
+            )
 
     def _assemble(self, db: Path) -> None:
         cfg, genesis, chain = self.config, self.genesis, self.chain

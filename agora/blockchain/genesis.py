@@ -27,12 +27,15 @@ FAUCET_LABEL = "faucet"
 _CHAIN_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _det = msgspec.msgpack.Encoder(order="deterministic")
 T = TypeVar("T")
+# A block travels whole in one peer_net frame (PROPOSAL, BLOCKS_RESPONSE), and frames
+# are at most 4 MiB: the block must leave room for the envelope and a commit.
+MAX_BLOCK_BYTES = 3 * 1024 * 1024
 
 
 class Params(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Consensus parameters: every node must use the same ones."""
 
-    max_block_bytes: int = 4 * 1024 * 1024
+    max_block_bytes: int = 2 * 1024 * 1024  # at most MAX_BLOCK_BYTES
     max_block_txs: int = 10_000
     max_tx_bytes: int = 64 * 1024
     min_fee: int = 0  # 0 so that a newcomer without tokens can act within its quota
@@ -127,6 +130,11 @@ def check_genesis(g: Genesis) -> Genesis:
         raise _bad("block and tx limits and the quota window must be positive")
     if p.max_block_txs > MAX_BLOCK_TXS:
         raise _bad(f"params.max_block_txs is at most {MAX_BLOCK_TXS}")
+    if p.max_block_bytes > MAX_BLOCK_BYTES:
+        raise _bad(
+            f"params.max_block_bytes is at most {MAX_BLOCK_BYTES} (a block and its envelope "
+            "must fit in one 4 MiB peer frame); a devnet made before: agora devnet --reset"
+        )
     return g
 
 
