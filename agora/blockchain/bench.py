@@ -102,6 +102,7 @@ class PipelineResult:
     commit_ms_per_1000: float
     paired_verify_per_s: float = 0.0  # raw verification of the same blocks, just before each
     background_share: float = 0.0  # of the signatures, verified on the background lane
+    chain_cpu_us: float = 0.0  # CPU time of the chain thread per tx (timed part)
 
 
 def _items(raw: list[bytes]) -> list[tuple[bytes, bytes, bytes]]:
@@ -167,7 +168,7 @@ def run_pipeline(
     chain = Chain.open(path, genesis, synchronous=synchronous, verifier=verifier)
     mempool = chain.mempool
     driver = Driver(chain, vals)
-    total_time = commit_time = verify_time = 0.0
+    total_time = commit_time = verify_time = chain_cpu = 0.0
     per_size: dict[str, list[float]] = {}  # size -> [txs, seconds]
     n_txs = 0
     ahead: Burst | None = None  # the next burst, already on the background lane
@@ -175,7 +176,7 @@ def run_pipeline(
         for i, raw in enumerate(blocks):
             if paired is not None:
                 verify_time += paired.seconds(_items(raw))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             burst = ahead if ahead is not None else _burst(mempool, raw)
             ahead = None
             if lane and i + 1 < len(blocks):
@@ -195,6 +196,7 @@ def run_pipeline(
                 mempool.settle(ahead)  # add_batch would wait for it first anyway
             t3 = time.perf_counter()
             total_time += t3 - t0
+            chain_cpu += time.thread_time() - c0
             commit_time += t2 - t1
             n_txs += len(raw)
             acc = per_size.setdefault(str(len(raw)), [0.0, 0.0])
@@ -209,7 +211,28 @@ def run_pipeline(
         commit_time * 1000 / (n_txs / 1000),
         n_txs / verify_time if verify_time else 0.0,
         verifier.verified_background / max(1, verifier.verified),
+        chain_cpu * 1e6 / n_txs,
     )
+
+
+def idle_model(
+    verify_cpu_us: float, cores: int, out: dict[str, PipelineResult]
+) -> dict[str, float]:
+    """What the ratios would be on an idle machine, from CPU times (which a shared
+    machine inflates far less than wall times): a signature costs `v` of one core,
+    the chain thread `p` per tx. Each stage in turn: p + v/cores a tx. Verifying
+    ahead on one worker: it covers p/v of each tx meanwhile, the rest is done on
+    all cores, so p + max(0, v - p)/cores a tx (the floor is (p + v)/cores)."""
+    v = verify_cpu_us
+    limit = v / cores
+    serial, lane = out["serial"].chain_cpu_us, out["processes"].chain_cpu_us
+    return {
+        "verify_cpu_us": round(v, 1),
+        "chain_cpu_us_per_tx_serial": round(serial, 1),
+        "chain_cpu_us_per_tx_processes": round(lane, 1),
+        "ratio_serial": round(limit / (serial + limit), 3),
+        "ratio_processes": round(limit / (lane + max(0.0, v - lane) / cores), 3),
+    }
 
 
 def run(
@@ -224,7 +247,9 @@ def run(
         senders, blocks = _make_workload(sizes, pool)
     items = _items([b for blk in blocks for b in blk][: sizes.verify_sample])
     progress("raw verification")
+    t = time.thread_time()
     one = measure_verify(items[: max(1, len(items) // 4)], 1)
+    verify_cpu_us = (time.thread_time() - t) * 1e6 / max(1, len(items) // 4)
     samples = [measure_verify(items, cores)]
     raw = RawVerify(cores)
     out: dict[str, PipelineResult] = {}
@@ -264,6 +289,7 @@ def run(
         "ratio_vs_best": round(head.tx_per_s / best, 3),
         "ingest_tx_per_s_by_block_size": head.per_size,
         "background_share": round(head.background_share, 3),
+        "idle_model": idle_model(verify_cpu_us, cores, out),
         **{
             f"{k}_{name}": v
             for name in ("serial", "threads")
