@@ -344,8 +344,10 @@ for _name, _method in (("followers", "social_getFollowers"), ("following", "soci
     "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Where the temporary SQLite files go (default: the system temp dir).",
 )  # fmt: skip
+@click.option("--keep-db", type=click.Path(file_okay=False, path_type=Path), default=None,
+              hidden=True)  # fmt: skip
 def bench_social(as_json: bool, posts: int, accounts: int, follows: int,
-                 workdir: Path | None) -> None:  # fmt: skip
+                 workdir: Path | None, keep_db: Path | None) -> None:  # fmt: skip
     """Index N signed posts through the real execution path; time feeds, threads, search.
 
     The last line printed is one JSON object: posts, ingest_posts_per_s, verify_per_s,
@@ -358,7 +360,7 @@ def bench_social(as_json: bool, posts: int, accounts: int, follows: int,
         if not as_json:
             click.echo(f"… {msg}", err=True)
 
-    r = run(posts, accounts, min(follows, accounts - 1), workdir, progress)
+    r = run(posts, accounts, min(follows, accounts - 1), workdir, progress, keep=keep_db)
     if not as_json:
         rows = [
             ("posts", f"{r['posts']:,}"),
