@@ -125,6 +125,7 @@ class Sent:
     start: float = 0.0
     end: float = 0.0
     planned_s: float = 0.0  # how long the schedule was: txs / rate
+    answer_s: list[float] = field(default_factory=list)  # each batch's POST to its answers
 
 
 async def drive(
@@ -155,6 +156,7 @@ async def drive(
         for h in hashes[sent : sent + k]:
             pending[h] = (step, now)  # before the answer: a block may be faster than it
         answers = await conn.post(b"[" + b",".join(frags[sent : sent + k]) + b"]")
+        out.answer_s.append(time.monotonic() - now)
         if len(answers) != k:
             raise ValueError(f"{k} calls, {len(answers)} answers")
         for h, a in zip(hashes[sent : sent + k], answers, strict=True):

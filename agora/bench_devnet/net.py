@@ -11,6 +11,7 @@ with the default block interval unless one is given.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from types import TracebackType
@@ -114,17 +115,23 @@ class BenchNet:
             tail = log_tail(node.home, 20)
             raise LocalError(f"{node.name} exited with {rc}:\n{tail}", code="node_died")
 
-    def wait_ready(self, timeout: float, min_height: int = 2) -> None:
-        """Until every node has all the others as peers and has committed `min_height`."""
+    def wait_ready(self, timeout: float, mesh_s: float = 20.0, min_height: int = 2) -> list[int]:
+        """Until every node has committed `min_height` with a peer, then (for at most `mesh_s`
+        more) until each has all the others as peers; each node's peer count."""
         n = len(self.entries)
         deadline = time.monotonic() + timeout
+        mesh_deadline: float | None = None
         while True:
             self.check_alive()
             views = [read_status(e.home) for e in self.entries]
-            if all(v is not None and len(v.peers) >= n - 1 and v.height >= min_height
-                   for v in views):  # fmt: skip
-                return
-            if time.monotonic() >= deadline:
+            peers = [0 if v is None else len(v.peers) for v in views]
+            if all(v is not None and v.height >= min_height and v.peers for v in views):
+                if min(peers) >= n - 1:
+                    return peers
+                mesh_deadline = mesh_deadline or time.monotonic() + mesh_s
+                if time.monotonic() >= mesh_deadline:
+                    return peers  # a partial mesh: relays carry what direct links do not
+            elif time.monotonic() >= deadline:
                 heights = [None if v is None else (v.height, len(v.peers)) for v in views]
                 raise LocalError(f"devnet not ready: (height, peers) {heights}", code="not_ready")
             time.sleep(0.2)
@@ -137,6 +144,17 @@ class BenchNet:
                 if mb > 0:
                     self._rss[e.name] = max(self._rss.get(e.name, 0.0), mb)
         return dict(self._rss)
+
+    def sigs_verified(self) -> dict[str, int]:
+        """Each node's count of tx signatures it checked (its status.json)."""
+        out = {}
+        for e in self.entries:
+            try:
+                doc = json.loads((Path(e.home) / "status.json").read_text())
+                out[e.name] = int(doc["sigs_verified"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # an older node, or being replaced: not counted
+        return out
 
     def pids(self) -> dict[str, int]:
         return {e.name: e.pid for e in self.entries}

@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ Progress = Callable[[str], None]
 READY_TIMEOUT_S = 90.0
 CLEAR_TIMEOUT_S = 30.0
 MAX_STEPS = 16
+STATUS_WAIT_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Options:
     max_rate: float = 16_000.0
     refine: int = 2  # bisections after the first failed step
     nodes: int = 4
-    conns_per_node: int = 2
+    conns_per_node: int = 4
     accounts: int = 512
     drain_s: float = 3.0  # a step's txs must be final this long after its last send
     verify_sample: int = 20_000
@@ -66,6 +67,9 @@ class Outcome:
     steps: list[StepResult]
     rss: dict[str, float]
     seconds: float
+    peers: list[int] = field(default_factory=list)  # each node's peers when the load began
+    # signatures each node checked per tx committed: 1.0 is every tx verified once
+    verifies_per_tx: dict[str, float] = field(default_factory=dict)
 
 
 def run(opts: Options, progress: Progress = lambda s: None) -> dict[str, Any]:
@@ -79,8 +83,11 @@ def run(opts: Options, progress: Progress = lambda s: None) -> dict[str, Any]:
         progress(f"starting {opts.nodes} validators in {root}")
         with BenchNet(root, nodes=opts.nodes, load_keys=accounts.pubs,
                       block_interval_ms=opts.block_interval_ms) as net:  # fmt: skip
-            net.wait_ready(READY_TIMEOUT_S)
+            peers = net.wait_ready(READY_TIMEOUT_S)
+            if min(peers) < opts.nodes - 1:
+                progress(f"not a full mesh after waiting: peers per node {peers}")
             outcome = runtime.run(_steps(net, accounts, opts, progress))
+            outcome.peers = peers
     finally:
         if not opts.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -113,6 +120,8 @@ def _result(opts: Options, out: Outcome, samples: list[float], cores: int) -> di
         "verify_per_s_samples": [round(x) for x in samples],
         "cores": cores,
         "nodes": opts.nodes,
+        "peers_per_node": out.peers,
+        "verifies_per_tx_by_node": out.verifies_per_tx,
         "step_s": opts.duration,
         "steps": [s.row() for s in out.steps],
         "seconds": round(out.seconds, 1),
@@ -132,12 +141,16 @@ async def _steps(net: BenchNet, accounts: Accounts, opts: Options, progress: Pro
         async with asyncio.TaskGroup() as tg:
             follower = tg.create_task(watcher.follow(feed, horizon))
             steps = await _ramp(net, accounts, opts, progress, control, conns, watcher)
+            await asyncio.sleep(STATUS_WAIT_S)  # the nodes' status.json catch up
             follower.cancel()
     finally:
         for c in [*control, *conns]:
             c.close()
         feed.close()
-    return Outcome(steps, net.sample_rss(), time.monotonic() - began)
+    committed = sum(b.txs for b in watcher.blocks)
+    verified = net.sigs_verified()
+    per_tx = {k: round(v / committed, 3) for k, v in verified.items()} if committed else {}
+    return Outcome(steps, net.sample_rss(), time.monotonic() - began, verifies_per_tx=per_tx)
 
 
 async def _ramp(
@@ -210,6 +223,7 @@ def _line(s: StepResult) -> str:
         f"  {s.rate:>7g} tx/s asked: sent {s.offered_tx_per_s:>8.1f}/s, final "
         f"{s.finalized_tx_per_s:>8.1f}/s, p50 {s.finality_ms_p50:>6.0f} ms, p99 "
         f"{s.finality_ms_p99:>6.0f} ms, block {s.block_interval_ms_p50:>5.0f} ms, "
-        f"{s.txs_per_block:>6.0f} tx/block, refused {refused}"
+        f"{s.txs_per_block:>6.0f} tx/block, answers p50 {s.answer_ms_p50:.0f} ms, "
+        f"refused {refused}"
         f"{'' if s.sustained else '  (not sustained)'}"
     )

@@ -79,6 +79,8 @@ class StepResult:
     txs_per_block: float
     blocks: int
     sustained: bool
+    answer_ms_p50: float = 0.0  # a tx_submit batch's round trip (the node's admission)
+    answer_ms_p99: float = 0.0
 
     def row(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -97,6 +99,7 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
     window = max(sent.end - sent.start, sent.planned_s, 1e-3)
     done = [(at, lat) for at, lat in w.final.get(step, []) if at <= cutoff]
     lats = [lat * 1000 for _, lat in done]
+    answers = [x * 1000 for x in sent.answer_s]
     blocks = [b for b in w.blocks if sent.start <= b.arrival <= cutoff]
     gaps = [b.time_ms - a.time_ms for a, b in itertools.pairwise(blocks)]
     finalized_rate = len(done) / window
@@ -114,6 +117,8 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
         txs_per_block=round(sum(b.txs for b in blocks) / len(blocks), 1) if blocks else 0.0,
         blocks=len(blocks),
         sustained=finalized_rate >= KEEP_UP * rate,
+        answer_ms_p50=round(_pct(answers, 0.5), 1),
+        answer_ms_p99=round(_pct(answers, 0.99), 1),
     )
 
 

@@ -306,6 +306,7 @@ class BlockchainActor:
         doc = dict(self._status)
         doc["height"] = chain.height
         doc["mempool"] = len(chain.mempool)
+        doc["sigs_verified"] = chain.verifier.verified  # tx signatures checked: once per tx
         if block is not None:
             doc["last_block"] = {
                 "height": block.height,

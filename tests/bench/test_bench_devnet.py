@@ -59,6 +59,8 @@ def test_quick_run_prints_the_result_last_and_leaves_nothing_behind(tmp_path: Pa
     assert abs(doc["ratio"] - doc["finalized_tx_per_s"] * 4 / doc["verify_per_s"]) < 0.002
     assert doc["finality_ms_p99"] >= doc["finality_ms_p50"]
     assert sorted(doc["peak_rss_mb_by_node"]) == ["node0", "node1", "node2", "node3"]
+    # every validator checked every committed tx's signature exactly once
+    assert doc["verifies_per_tx_by_node"] == {f"node{i}": 1.0 for i in range(4)}
     steps = doc["steps"]
     assert [s["rate"] for s in steps] == [10, 20]
     for s in steps:  # every tx sent was accepted; some became final (no speed asserted)
