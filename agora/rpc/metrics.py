@@ -36,10 +36,23 @@ class Metrics:
         self.rpc_lagged = Counter(
             "agora_rpc_lagged", "WebSocket clients dropped for reading too slowly", registry=r
         )
+        # Calls are counted in a plain dict and moved into `rpc_calls` when read: a labelled
+        # Counter costs a lock and a lookup per call, a fifth of a batched tx_submit.
+        self._calls: dict[tuple[str, int], int] = {}
 
     def on_call(self, method: str, outcome: int) -> None:
-        """Count a call; `method` is "" for names nobody registered (so labels stay bounded)."""
-        self.rpc_calls.labels(method or "unknown", str(outcome) if outcome else "ok").inc()
+        """Count a call; `method` is "" for names nobody registered (so labels stay bounded).
+        Called on the RPC actor's loop only."""
+        key = (method, outcome)
+        calls = self._calls
+        calls[key] = calls.get(key, 0) + 1
+
+    def flush_calls(self) -> None:
+        """Move the counted calls into `rpc_calls` (before it is read)."""
+        calls, self._calls = self._calls, {}
+        for (method, outcome), n in calls.items():
+            self.rpc_calls.labels(method or "unknown", str(outcome) if outcome else "ok").inc(n)
 
     def render(self) -> bytes:
+        self.flush_calls()
         return generate_latest(self.registry)  # type: ignore[no-any-return]
