@@ -60,9 +60,10 @@ from agora.spsc import BrokenChannel, ChannelClosed, EndOfChannel, Receiver, Sen
 T = TypeVar("T")
 Publish = Callable[[Block, CommitResult], None]
 RATE_WINDOW_S = 10.0
-# Txs admitted in one go (between two looks at the consensus requests): ~20-40 ms of work.
-SLICE_TXS = 512
-SLICE_BYTES = 128 * 1024
+# Txs admitted in one go (between two looks at the consensus requests): at most ~50 ms of
+# work, and big enough that each verification burst still spreads over the pool's threads.
+SLICE_TXS = 1024
+SLICE_BYTES = 256 * 1024
 _log = Log("agora.blockchain.actor")
 
 
