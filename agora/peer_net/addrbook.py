@@ -44,6 +44,10 @@ class BookLimits:
     max_entries: int = 1000
     backoff_base_s: float = 2.0
     backoff_max_s: float = 600.0
+    # Bootstrap addresses, and ones a peer advertised again since our last
+    # attempt, are retried at least this often: a node that starts slowly must
+    # not be left out of the mesh for minutes.
+    fresh_backoff_max_s: float = 10.0
     max_failures: int = 16  # then a learned address is forgotten
 
 
@@ -183,7 +187,9 @@ class AddrBook:
         if e.last_attempt == 0:
             return 0.0
         lim = self.limits
-        wait = min(lim.backoff_base_s * 2.0 ** min(e.failures, 40), lim.backoff_max_s)
+        fresh = e.source is Source.BOOTSTRAP or e.last_seen >= e.last_attempt
+        cap = lim.fresh_backoff_max_s if fresh else lim.backoff_max_s
+        wait = min(lim.backoff_base_s * 2.0 ** min(e.failures, 40), cap)
         return e.last_attempt + wait
 
     def candidates(

@@ -278,3 +278,21 @@ def test_any_address_book_file_loads_or_starts_empty(
     book.add("10.0.0.1:1", Source.PEX, T0)
     book.save()
     assert "10.0.0.1:1" in AddrBook(d / "addrbook.json")
+
+
+def test_bootstrap_and_readvertised_addresses_are_retried_within_the_fresh_cap() -> None:
+    limits = BookLimits(backoff_base_s=2.0, backoff_max_s=600.0, fresh_backoff_max_s=10.0)
+    book = AddrBook(None, limits=limits)
+    book.add_bootstrap(["127.0.0.1:1"], T0)
+    book.add("127.0.0.2:1", Source.PEX, T0)
+    for i in range(6):  # 6 failures: 128 s uncapped
+        for a in ("127.0.0.1:1", "127.0.0.2:1"):
+            book.mark_attempt(a, T0 + i)
+            book.mark_failure(a, T0 + i)
+    boot, learned = book.get("127.0.0.1:1"), book.get("127.0.0.2:1")
+    assert boot is not None and learned is not None
+    assert book.next_attempt(boot) == T0 + 5 + 10
+    assert book.next_attempt(learned) == T0 + 5 + 128
+    book.add("127.0.0.2:1", Source.PEX, T0 + 20)  # a peer says it is there again
+    learned = book.get("127.0.0.2:1")
+    assert learned is not None and book.next_attempt(learned) == T0 + 5 + 10
