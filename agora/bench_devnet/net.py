@@ -12,6 +12,7 @@ with the default block interval unless one is given.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +56,17 @@ def create_homes(
         nodes.append(NodeEntry(spec.name, str(home), spec.p2p, spec.rpc))
     save_nodes(root / "nodes.json", nodes)
     return nodes
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, all its threads); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -155,6 +167,10 @@ class BenchNet:
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # an older node, or being replaced: not counted
         return out
+
+    def cpu_seconds(self) -> float:
+        """The CPU time all the nodes have used so far."""
+        return sum(cpu_seconds(e.pid) for e in self.entries if e.pid > 0)
 
     def pids(self) -> dict[str, int]:
         return {e.name: e.pid for e in self.entries}

@@ -29,7 +29,7 @@ from agora import runtime
 from agora.bench_devnet.client import BlockFeed, HttpRpc
 from agora.bench_devnet.load import Accounts, Sent, drive
 from agora.bench_devnet.net import CHAIN_ID, BenchNet
-from agora.bench_devnet.steps import StepResult, Watcher, judge, next_rate
+from agora.bench_devnet.steps import StepResult, Watcher, judge, next_rate, with_cpu
 from agora.blockchain.bench import measure_verify
 
 Progress = Callable[[str], None]
@@ -176,7 +176,7 @@ async def _ramp(
             load = await loop.run_in_executor(
                 None, accounts.sign_step, CHAIN_ID, rate, opts.duration, pool
             )
-            result = await _one_step(len(steps), rate, load, conns, watcher, opts)
+            result = await _one_step(net, len(steps), rate, load, conns, watcher, opts)
             steps.append(result)
             progress(_line(result))
             net.sample_rss()
@@ -188,8 +188,15 @@ async def _ramp(
 
 
 async def _one_step(
-    step: int, rate: float, load: Any, conns: list[HttpRpc], w: Watcher, opts: Options
+    net: BenchNet,
+    step: int,
+    rate: float,
+    load: Any,
+    conns: list[HttpRpc],
+    w: Watcher,
+    opts: Options,
 ) -> StepResult:
+    cpu0, own0 = net.cpu_seconds(), time.process_time()
     sent = Sent()
     per_conn = rate / len(conns)
     t0 = time.monotonic() + 0.05
@@ -202,7 +209,8 @@ async def _one_step(
     cutoff = sent.end + opts.drain_s
     while time.monotonic() < cutoff and w.left(step) > 0:
         await w.next_block(cutoff)
-    return judge(step, rate, sent, w, opts.drain_s)
+    result = judge(step, rate, sent, w, opts.drain_s)
+    return with_cpu(result, net.cpu_seconds() - cpu0, time.process_time() - own0)
 
 
 async def _cleared(step: int, w: Watcher, control: list[HttpRpc]) -> bool:
@@ -224,6 +232,6 @@ def _line(s: StepResult) -> str:
         f"{s.finalized_tx_per_s:>8.1f}/s, p50 {s.finality_ms_p50:>6.0f} ms, p99 "
         f"{s.finality_ms_p99:>6.0f} ms, block {s.block_interval_ms_p50:>5.0f} ms, "
         f"{s.txs_per_block:>6.0f} tx/block, answers p50 {s.answer_ms_p50:.0f} ms, "
-        f"refused {refused}"
+        f"refused {refused}, CPU {s.cpu_us_per_tx:.0f} µs/tx (load {s.load_cpu_us_per_tx:.0f})"
         f"{'' if s.sustained else '  (not sustained)'}"
     )

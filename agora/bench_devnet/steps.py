@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agora.bench_devnet.client import BlockFeed
@@ -81,6 +81,11 @@ class StepResult:
     sustained: bool
     answer_ms_p50: float = 0.0  # a tx_submit batch's round trip (the node's admission)
     answer_ms_p99: float = 0.0
+    # CPU of the 4 node processes from the step's first send to its end, per tx final
+    # (the whole devnet's cost of a tx: far steadier than the rates on a shared machine)
+    node_cpu_s: float = 0.0
+    cpu_us_per_tx: float = 0.0
+    load_cpu_us_per_tx: float = 0.0  # the bench process's own (sending, following blocks)
 
     def row(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -119,6 +124,17 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
         sustained=finalized_rate >= KEEP_UP * rate,
         answer_ms_p50=round(_pct(answers, 0.5), 1),
         answer_ms_p99=round(_pct(answers, 0.99), 1),
+    )
+
+
+def with_cpu(r: StepResult, node_cpu_s: float, load_cpu_s: float) -> StepResult:
+    """`r` with the CPU the nodes and the load generator used during the step."""
+    n = max(1, r.finalized)
+    return replace(
+        r,
+        node_cpu_s=round(node_cpu_s, 2),
+        cpu_us_per_tx=round(node_cpu_s * 1e6 / n, 1),
+        load_cpu_us_per_tx=round(load_cpu_s * 1e6 / n, 1),
     )
 
 
