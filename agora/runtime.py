@@ -40,6 +40,22 @@ def new_event_loop(*, use_uvloop: bool | None = None) -> asyncio.AbstractEventLo
     return asyncio.SelectorEventLoop()
 
 
+def call_on_loop(
+    loop: asyncio.AbstractEventLoop | None, fn: Callable[[], object], fallback: Callable[[], object]
+) -> None:
+    """Run `fn` on `loop` from any thread: now if we are on it, else scheduled there;
+    `fallback` (run here) if the loop never started or has closed."""
+    if loop is None or loop.is_closed():
+        fallback()
+    elif loop is asyncio._get_running_loop():
+        fn()
+    else:
+        try:
+            loop.call_soon_threadsafe(fn)
+        except RuntimeError:  # it closed meanwhile: whatever ran it has stopped
+            pass
+
+
 def run(
     main: Coroutine[Any, Any, T], *, use_uvloop: bool | None = None, debug: bool | None = None
 ) -> T:

@@ -51,6 +51,7 @@ from agora.peer_net.ratelimit import RateLimiter
 from agora.peer_net.router import Router
 from agora.peer_net.settings import NetSettings
 from agora.peer_net.sinks import EventSink
+from agora.runtime import call_on_loop
 from agora.server import Addr, Link, Server
 from agora.spsc import Receiver, Sender
 
@@ -172,16 +173,7 @@ class PeerNet:
 
     def stop(self) -> None:
         """Say goodbye to every peer and stop; safe from any thread, and more than once."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self.server.stop()
-        elif loop is asyncio._get_running_loop():
-            self._goodbye()
-        else:
-            try:
-                loop.call_soon_threadsafe(self._goodbye)
-            except RuntimeError:  # its loop closed meanwhile
-                pass
+        call_on_loop(self._loop, self._goodbye, self.server.stop)
 
     def _goodbye(self) -> None:
         for pc in list(self.links.values()):

@@ -11,7 +11,6 @@ Its inbound channel carries `RpcInbound` (`Publish` for subscriptions,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,6 +26,7 @@ from agora.rpc.methods import Registry, Services
 from agora.rpc.metrics import Metrics
 from agora.rpc.subscriptions import Hub, Topic
 from agora.rpc.topics import add_topic
+from agora.runtime import call_on_loop
 from agora.server import Addr, Server
 from agora.spsc import Receiver, Sender
 
@@ -132,14 +132,7 @@ class RpcServer:
 
     def stop(self) -> None:
         """Say goodbye (1001) on every WebSocket, then stop; safe from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self.server.stop()
-        elif loop is asyncio._get_running_loop():
-            self._goodbye()
-        else:
-            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
-                loop.call_soon_threadsafe(self._goodbye)
+        call_on_loop(self._loop, self._goodbye, self.server.stop)
 
     def _goodbye(self) -> None:
         for session in list(self.app.sessions):
