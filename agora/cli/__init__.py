@@ -22,6 +22,7 @@ def _register() -> None:
         bench_ingest,  # noqa: F401
         bench_p2p,  # noqa: F401
         devnet,  # noqa: F401
+        genesis,  # noqa: F401
         node,  # noqa: F401
         sim,  # noqa: F401
         social,  # noqa: F401

@@ -47,15 +47,22 @@ class RpcFailure(Exception):
         self.data = error.get("data") or {}
 
 
-def wait_until(cond: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll `cond` until it returns something truthy (which is returned); bounded."""
+def wait_until(
+    cond: Callable[[], T | None],
+    timeout: float,
+    what: str | Callable[[], str],
+    interval: float = 0.1,
+) -> T:
+    """Poll `cond` until it returns something truthy (which is returned); bounded.
+    `what` may be a function, to describe the state at the moment of timing out."""
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {said}")
         time.sleep(interval)
 
 
