@@ -1,4 +1,5 @@
-"""`agora account new | show | fund`: keys in an encrypted keystore, and the devnet faucet."""
+"""`agora account new | show | send | fund`: keys in an encrypted keystore, transfers, and
+the devnet faucet."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from agora.cli import main
 from agora.errors import LocalError
 from agora.social import keystore
 from agora.social.cli_common import (
+    actor,
     client,
     default_keystore,
     handles_errors,
@@ -67,6 +69,30 @@ def show(who: str | None, rpc_url: str | None, keystore_path: Path | None) -> No
     for k in ("key", "handle", "balance", "nonce", "quota"):
         t.add_row(k, str(st[k]))
     console().print(t)
+
+
+@account.command("send")
+@click.argument("to")
+@click.argument("amount", type=click.IntRange(1))
+@rpc_option
+@keystore_option
+@passphrase_option
+@handles_errors
+def send(
+    to: str,
+    amount: int,
+    rpc_url: str | None,
+    keystore_path: Path | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Send AMOUNT tokens to TO (@handle or 64-hex key)."""
+    me = actor(rpc_url, keystore_path, passphrase_file)
+    # A handle is resolved now, so the transfer names the key that owns it at this moment.
+    dest = me.client.call("social_getAccount", {"account": to})["key"]
+    res = me.send("transfer", Transfer(bytes.fromhex(dest), amount))
+    console().print(result_table(f"send {amount} to {to}", res))
+    if res.get("code") not in ("ok", "pending"):
+        raise SystemExit(1)
 
 
 @account.command("fund")

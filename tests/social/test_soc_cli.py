@@ -49,6 +49,10 @@ def test_a_user_does_everything_with_the_cli(url: str, tmp_path: Path) -> None:
         assert "ok" in run(url, home, who, "account", "fund", "--amount", "5000").output
         run(url, home, who, "handle", "register", who)
     assert state(url, "social_getAccount", account="@alice")["balance"] == 5000 - 100
+    run(url, home, "bob", "account", "send", "@alice", "250")
+    assert state(url, "social_getAccount", account="@alice")["balance"] == 5000 - 100 + 250
+    res = run(url, home, "bob", "account", "send", keys["alice"], "10" + "0" * 9, ok=False)
+    assert res.exit_code == 1 and "insufficient" in res.output, res.output
     run(url, home, "alice", "profile", "set", "--name", "Alice", "--bio", "Writes #poems")
     assert "Writes #poems" in run(url, home, "bob", "profile", "@alice").output
     run(url, home, "bob", "follow", "@alice")
