@@ -26,6 +26,7 @@ def _register() -> None:
         node,  # noqa: F401
         sim,  # noqa: F401
         social,  # noqa: F401
+        status,  # noqa: F401
     )
 
 

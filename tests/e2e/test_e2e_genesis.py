@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def test_two_validators_from_an_assembled_genesis_commit_together(tmp_path: Path
         assert st["chain_id"] == "testnet-1" and st["total_power"] == 15
         blocks = [n.call("chain_getBlock", {"height": 3})["id"] for n in nodes]
         assert blocks[0] == blocks[1]
+        shown = _agora("status", "--rpc", f"http://{nodes[0].rpc}")
+        assert "testnet-1" in shown and "2 (total power 15)" in shown
+        assert re.search(r"\b1 \([01] in, [01] out\), 0 banned", shown), shown
         with pytest.raises(RpcFailure) as e:  # a real network has no faucet
             nodes[0].call("dev_faucet", {"address": "ab" * 32})
         assert e.value.data.get("code") == "method_not_found"
