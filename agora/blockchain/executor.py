@@ -9,7 +9,8 @@ invalid. The fees go to the proposer at the end of phase 1.
 Phase 2, for every tx in block order: its module's `check` then `apply`, on an
 overlay of their own (and a savepoint if they touch index tables). A TxError
 rolls back just that tx's writes and becomes its result; its fee and nonce
-stay charged.
+stay charged. Then each module's optional `end_block` writes what it gathered
+during the block (index rows in bulk; see module.py).
 """
 
 from __future__ import annotations
@@ -137,11 +138,14 @@ def execute(
     view = StateView(block.get, conn, genesis, h.height, h.time)
     results, failures, events, erasures = out.results, out.failures, out.events, out.erasures
     bget, merged = block.get, block.writes
+    scratch: dict[str, Any] = {}  # the modules' per-block buffers (Module.end_block)
     for i, (tx, reg, body, th) in enumerate(
         zip(p.block.txs, p.kinds, p.bodies, p.hashes, strict=True)
     ):
         module = reg.module
-        ctx = ApplyContext(module.name, Overlay(bget), view, conn, th, tx.envelope.sender, i)
+        ctx = ApplyContext(
+            module.name, Overlay(bget), view, conn, th, tx.envelope.sender, i, scratch
+        )
         try:
             module.check(tx, body, view)
             module.apply(tx, body, ctx)
@@ -160,6 +164,9 @@ def execute(
         if ctx.erasures:
             erasures.extend(ctx.erasures)
         results.append(_OK)
+    for m in registry.modules:
+        if m.name in scratch and (end := getattr(m, "end_block", None)) is not None:
+            end(scratch[m.name], conn)
     return out
 
 

@@ -73,6 +73,7 @@ class ApplyContext:
 
     __slots__ = (
         "_prefix",
+        "block",
         "conn",
         "erasures",
         "events",
@@ -94,6 +95,7 @@ class ApplyContext:
         tx_hash: bytes = b"",
         sender: bytes = b"",
         tx_index: int = 0,
+        block: dict[str, Any] | None = None,
     ) -> None:
         self.module = module
         self._prefix = module.encode() + b"/"
@@ -106,6 +108,9 @@ class ApplyContext:
         self.events: list[Event] = []
         self.erasures: list[bytes] = []
         self.savepoint = False
+        # Per-block scratch, one entry per module, shared by the block's txs and handed to
+        # `end_block`; not rolled back with a failed tx (see Module.end_block).
+        self.block: dict[str, Any] = {} if block is None else block
 
     @property
     def height(self) -> int:
@@ -161,6 +166,16 @@ class Module(Protocol):
 
     def genesis(self, genesis: Genesis, ctx: ApplyContext) -> None:
         """Initial state, written once when the store is created."""
+
+    # Optional: `end_block(self, scratch: Any, conn: sqlite3.Connection) -> None`.
+    # Called once after a block's last tx, inside the block's SQLite transaction and
+    # before the block's rows are stored, with what the module left in
+    # `ctx.block[name]` (only if it left something). It lets a module write its index
+    # rows once per block, in bulk and in key order, rather than row by row per tx.
+    # Index rows only (the KV writes were the txs'); raising fails the whole block.
+    # Only what a tx can no longer fail after may be put there: a TxError rolls back
+    # the tx's KV writes and savepoint, not the scratch. A block that fails midway
+    # drops its scratch with it.
 
 
 __all__ = ["ApplyContext", "Event", "KindSpec", "Module", "StateView", "TxError"]

@@ -9,6 +9,7 @@ from agora.blockchain.module import ApplyContext
 from agora.social import posts
 from agora.social import schema as sc
 from agora.social import state as st
+from agora.social.batch import REACTIONS
 from agora.social.index import IndexWriter
 from agora.social.rules import Plan
 from agora.social.views import AccountRef, NotificationEvent, PostEvent
@@ -36,9 +37,8 @@ class Applier:
         post_id: bytes | None = None,
         reaction: str | None = None,
     ) -> None:
-        c = ctx.conn
-        rid = self.w.account(c, recipient, nid >> 8)
-        self.w.notify(c, nid, rid, kind, actor, subject, ctx.time_ms)
+        rid = self.w.account(ctx.conn, recipient, nid >> 8)
+        self.w.notify(nid, rid, kind, actor, subject, ctx.time_ms)
         item = NotificationEvent(
             sc.NOTIFICATION_KINDS[kind],
             recipient.hex(),
@@ -119,7 +119,7 @@ class Applier:
         ctx.put(st.repost_key(body.post, sender), st.seq_bytes(seq))
         c = ctx.conn
         aid = self.w.account(c, sender, seq)
-        posts.add_repost(c, seq, ctx.tx_hash, aid, ctx.time_ms, p.seq)
+        posts.add_repost(self.w, seq, ctx.tx_hash, aid, ctx.time_ms, p.seq)
         me = self.ref(ctx, sender)
         item = PostEvent(
             "repost", ctx.tx_hash.hex(), me, ctx.time_ms, ctx.height, body.post.hex(),
@@ -141,13 +141,9 @@ class Applier:
         assert p is not None
         sender = ctx.sender
         ctx.put(st.reaction_key(body.post, sender), st.seq_bytes(seq) + body.reaction.encode())
-        c = ctx.conn
-        aid = self.w.account(c, sender, seq)
-        c.execute(
-            "INSERT INTO social_reactions (post, account, reaction, seq) VALUES (?, ?, ?, ?)",
-            (p.seq, aid, body.reaction, seq),
-        )
-        c.execute("UPDATE social_posts SET reactions = reactions + 1 WHERE seq = ?", (p.seq,))
+        aid = self.w.account(ctx.conn, sender, seq)
+        self.w.batch.reactions.append((p.seq, aid, body.reaction, seq))
+        self.w.batch.count(p.seq, REACTIONS)
         if p.author != sender:
             self.notify(
                 ctx, seq << 8, p.author, sc.REACTION, aid, p.seq, body.post, None, body.reaction

@@ -18,8 +18,9 @@ import bisect
 import sqlite3
 
 from agora.social import schema as sc
+from agora.social.batch import HOUR_MS, Batch
 
-HOUR_MS = 3_600_000
+__all__ = ["HOUR_MS", "IndexWriter"]
 
 
 class IndexWriter:
@@ -33,6 +34,13 @@ class IndexWriter:
         self._ids: dict[bytes, int] = {}
         self._ids_height = -1
         self._made: set[bytes] = set()  # accounts made at `_ids_height`
+        self.batch = Batch()  # the block's append-only rows (SocialModule.apply sets it)
+
+    def new_block(self, batch: Batch) -> None:
+        """A block starts executing: its own batch, and the shard layout read afresh
+        (a block that rolled back may have made a shard that is not there)."""
+        self.batch = batch
+        self._height, self._los = -1, []
 
     # --- accounts
 
@@ -116,8 +124,11 @@ class IndexWriter:
         return sc.fts_table(bisect.bisect_right(self._los, seq) - 1)
 
     def fts_add(self, c: sqlite3.Connection, seq: int, text: str, new: bool) -> None:
+        if new:  # a new post: into the batch (the layout was read in this block)
+            self.batch.fts.setdefault(self._shard_for_new(c, seq), []).append((seq, text))
+            return
         for attempt in (0, 1):
-            t = self._shard_for_new(c, seq) if new else self._shard_of(c, seq)
+            t = self._shard_of(c, seq)
             try:
                 c.execute(f"INSERT INTO {t} (rowid, text) VALUES (?, ?)", (seq, text))
                 return
@@ -135,20 +146,8 @@ class IndexWriter:
 
     # --- hashtags
 
-    def tags_add(self, c: sqlite3.Connection, seq: int, time_ms: int, tags: list[str]) -> None:
-        hour = time_ms // HOUR_MS
-        for tag in tags:
-            c.execute("INSERT INTO social_tags (tag, seq) VALUES (?, ?)", (tag, seq))
-            c.execute(
-                "INSERT INTO social_tag_totals (tag, n) VALUES (?, 1)"
-                " ON CONFLICT (tag) DO UPDATE SET n = n + 1",
-                (tag,),
-            )
-            c.execute(
-                "INSERT INTO social_tag_hours (hour, tag, n) VALUES (?, ?, 1)"
-                " ON CONFLICT (hour, tag) DO UPDATE SET n = n + 1",
-                (hour, tag),
-            )
+    def tags_add(self, seq: int, time_ms: int, tags: list[str]) -> None:
+        self.batch.add_tags(seq, time_ms, tags)
 
     def tags_remove(self, c: sqlite3.Connection, seq: int, time_ms: int, tags: list[str]) -> None:
         """`time_ms` is when they were added (the bucket they were counted in)."""
@@ -166,7 +165,6 @@ class IndexWriter:
 
     def notify(
         self,
-        c: sqlite3.Connection,
         nid: int,
         recipient: int,
         kind: int,
@@ -174,8 +172,4 @@ class IndexWriter:
         subject: int | None,
         time_ms: int,
     ) -> None:
-        c.execute(
-            "INSERT INTO social_notifications (id, recipient, kind, actor, subject, time)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (nid, recipient, kind, actor, subject, time_ms),
-        )
+        self.batch.notes.append((nid, recipient, kind, actor, subject, time_ms))

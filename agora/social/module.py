@@ -10,6 +10,7 @@ is raised before `apply` writes anything (see index.py: no savepoint per tx).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from agora.blockchain.module import ApplyContext, KindSpec, StateView
 from agora.blockchain.tx import MAX_INT, Tx
 from agora.errors import RemoteError
 from agora.social import rules
+from agora.social.batch import Batch
 from agora.social.bodies import KINDS, MAX_POST_CHARS_LIMIT, SocialParams
 from agora.social.graph import GraphApplier
 from agora.social.index import IndexWriter
@@ -80,6 +82,9 @@ _CHECKS: dict[str, Check] = {
     "unblock": lambda r, tx, b, p: rules.check_hide(r, tx.envelope.sender, b, "block", False),
 }
 _ERASABLE = frozenset(k for k, s in KINDS.items() if s.erasable)
+# Kinds that only add index rows (batch.py); any other kind may read or remove rows,
+# so the block's batch is written out before it runs.
+_APPEND_ONLY = frozenset({"post", "react", "repost", "follow"})
 
 
 class SocialModule:
@@ -116,7 +121,17 @@ class SocialModule:
         else:
             plan = self._plan(tx, body, _ViewReads(ctx.view), ctx.view.genesis)
         seq = seq_of(ctx.height, ctx.tx_index)
-        getattr(self._applier, tx.envelope.kind)(ctx, body, plan, seq)
+        batch = ctx.block.get(NAME)
+        if batch is None:
+            batch = ctx.block[NAME] = Batch()
+            self.writer.new_block(batch)
+        kind = tx.envelope.kind
+        if kind not in _APPEND_ONLY or body is None:
+            batch.write(ctx.conn)
+        getattr(self._applier, kind)(ctx, body, plan, seq)
+
+    def end_block(self, scratch: Batch, conn: sqlite3.Connection) -> None:
+        scratch.write(conn)
 
     def genesis(self, genesis: Genesis, ctx: ApplyContext) -> None:
         params_of(genesis)  # refuse bad parameters before the first block

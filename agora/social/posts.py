@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 from agora.social import schema as sc
+from agora.social.batch import QUOTES, REPLIES, REPOSTS
 from agora.social.index import IndexWriter
 from agora.social.text import hashtags
 
@@ -28,21 +29,24 @@ def add_post(
     quote: int | None,
     tags: list[str],
 ) -> None:
+    """Into the block's batch: the row, its counts, FTS and hashtags."""
+    b = w.batch
     root = seq
     if parent is not None:
-        root = c.execute("SELECT root FROM social_posts WHERE seq = ?", (parent,)).fetchone()[0]
-        c.execute("UPDATE social_posts SET replies = replies + 1 WHERE seq = ?", (parent,))
+        known = b.roots.get(parent)  # a reply to a post of this very block
+        if known is None:
+            q = "SELECT root FROM social_posts WHERE seq = ?"
+            known = int(c.execute(q, (parent,)).fetchone()[0])
+        root = known
+        b.count(parent, REPLIES)
     if quote is not None:
-        c.execute("UPDATE social_posts SET quotes = quotes + 1 WHERE seq = ?", (quote,))
-    c.execute(
-        "INSERT INTO social_posts (seq, id, author, kind, time, text, parent, quote, root)"
-        " VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
-        (seq, post_id, author, time_ms, text, parent, quote, root),
-    )
-    c.execute("UPDATE social_accounts SET posts = posts + 1 WHERE id = ?", (author,))
+        b.count(quote, QUOTES)
+    b.posts.append((seq, post_id, author, sc.POST, time_ms, text, parent, quote, root))
+    b.roots[seq] = root
+    b.author_posts[author] = b.author_posts.get(author, 0) + 1
     w.fts_add(c, seq, text, new=True)
     if tags:
-        w.tags_add(c, seq, time_ms, tags)
+        w.tags_add(seq, time_ms, tags)
 
 
 def tombstone(c: sqlite3.Connection, seq: int, post_id: bytes, author: int, time_ms: int) -> None:
@@ -55,14 +59,10 @@ def tombstone(c: sqlite3.Connection, seq: int, post_id: bytes, author: int, time
 
 
 def add_repost(
-    c: sqlite3.Connection, seq: int, repost_id: bytes, author: int, time_ms: int, target: int
+    w: IndexWriter, seq: int, repost_id: bytes, author: int, time_ms: int, target: int
 ) -> None:
-    c.execute(
-        "INSERT INTO social_posts (seq, id, author, kind, time, quote, root)"
-        " VALUES (?, ?, ?, 1, ?, ?, ?)",
-        (seq, repost_id, author, time_ms, target, seq),
-    )
-    c.execute("UPDATE social_posts SET reposts = reposts + 1 WHERE seq = ?", (target,))
+    w.batch.posts.append((seq, repost_id, author, sc.REPOST_ITEM, time_ms, None, None, target, seq))
+    w.batch.count(target, REPOSTS)
 
 
 def remove_repost(c: sqlite3.Connection, seq: int, target: int) -> None:
@@ -100,7 +100,7 @@ def edit_post(
     c.execute(ins, (post_seq, edit_seq, edit_id, time_ms, text))
     c.execute("UPDATE social_posts SET text = ?, edits = edits + 1 WHERE seq = ?", (text, post_seq))
     w.tags_remove(c, post_seq, tagged, hashtags(old))
-    w.tags_add(c, post_seq, time_ms, tags)
+    w.tags_add(post_seq, time_ms, tags)
     w.fts_remove(c, post_seq, old, purge=False)
     w.fts_add(c, post_seq, text, new=False)
 
