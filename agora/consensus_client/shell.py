@@ -171,11 +171,12 @@ class CoreShell:
     # --- actions, in order ---
 
     def _run(self, actions: list[act.Action]) -> None:
-        out = self.out
+        out, wal = self.out, self.wal
         for a in actions:
             if isinstance(a, act.PersistSigned):
-                self.wal.append(a.entry)  # fsynced before the Broadcast that follows
+                wal.append(a.entry, sync=False)
             elif isinstance(a, act.Broadcast):
+                wal.sync()  # one fsync for the entries before it, and before it leaves
                 msg = a.msg
                 if isinstance(msg, Proposal):
                     out.broadcast(AppCode.PROPOSAL, msg)
@@ -197,6 +198,7 @@ class CoreShell:
                 out.misbehaviour(a.validator, a.code)
             elif isinstance(a, act.CatchUp):
                 out.catch_up(a.height)
+        wal.sync()
 
     def _schedule(self, t: Timeout, delay_ms: int) -> None:
         if t.step == Step.COMMIT and self.max_seen > t.height:

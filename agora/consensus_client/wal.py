@@ -9,9 +9,16 @@ truncated to the last good record). A bad record with good records after it
 is real corruption and a LocalError: the log cannot be trusted, and guessing
 could make the validator sign twice.
 
-The log keeps only the current height and the one before: when a record for
-a new height comes, the older ones are dropped by rewriting the file to a
-temporary one and renaming it over the old (atomic on POSIX).
+The log keeps only the current height and the one before. Older records are
+dropped from memory when a record for a new height comes, and from the file
+once they add up to `REWRITE_BYTES`: the kept ones are written to a temporary
+file renamed over the old (atomic on POSIX). Rewriting at every height wrote
+each block two to four times and cost two extra fsyncs a height on the main
+loop; a log reopened with old records in it drops them as it reads.
+
+`append(entry, sync=False)` writes without the fsync; `sync()` fsyncs what
+was written. The consensus shell appends a batch of entries and syncs once
+before the first message that could carry any of them leaves.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from agora.logs import Log
 
 HEADER = struct.Struct(">II")
 MAX_RECORD = 256 * 1024 * 1024
+# Records of dropped heights are left in the file until they are this many bytes.
+REWRITE_BYTES = 16 * 1024 * 1024
 _codec = Codec(WalEntry, MAX_RECORD, "WAL entry")
 log = Log("agora.consensus.wal")
 
@@ -36,24 +45,34 @@ class Wal:
     """The log's logic; subclasses say where the records go."""
 
     def __init__(self, entries: list[WalEntry] | None = None) -> None:
-        self.entries: list[WalEntry] = list(entries or [])
+        es = list(entries or [])
+        top = max((e.height for e in es), default=0)
+        self.entries: list[WalEntry] = [e for e in es if e.height >= top - 1]
         self.state = WalState(self.entries)
 
-    def append(self, entry: WalEntry) -> None:
+    def append(self, entry: WalEntry, *, sync: bool = True) -> None:
+        """Log `entry`, fsynced unless `sync` is False (then `sync()` must follow
+        before anything it records is sent)."""
         top = self.entries[-1].height if self.entries else 0
         if entry.height > top and any(e.height < entry.height - 1 for e in self.entries):
             self.entries = [e for e in self.entries if e.height >= entry.height - 1]
-            self._rewrite(self.entries)
+            self._dropped(self.entries)
         self.state.apply(entry)  # raises on a conflict, before anything is written
         self._write(entry)
+        if sync:
+            self.sync()
         self.entries.append(entry)
         for h in [h for h in self.state.heights if h < entry.height - 1]:
             del self.state.heights[h]
 
+    def sync(self) -> None:
+        """Make every record written so far durable."""
+
     def _write(self, entry: WalEntry) -> None:
         raise NotImplementedError
 
-    def _rewrite(self, entries: list[WalEntry]) -> None:
+    def _dropped(self, kept: list[WalEntry]) -> None:
+        """Older heights left memory; `kept` is what remains."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -66,7 +85,7 @@ class MemoryWal(Wal):
     def _write(self, entry: WalEntry) -> None:
         pass
 
-    def _rewrite(self, entries: list[WalEntry]) -> None:
+    def _dropped(self, kept: list[WalEntry]) -> None:
         pass
 
 
@@ -131,19 +150,39 @@ class FileWal(Wal):
             )
             os.ftruncate(self._fd, good)
             os.fsync(self._fd)
+        self._size = good  # the file's length
+        self._dirty = False  # written since the last fsync
         super().__init__(entries)
+        # Bytes in the file per height still held (the rest belong to dropped heights).
+        self._held: dict[int, int] = {}
+        for e in self.entries:
+            self._held[e.height] = self._held.get(e.height, 0) + len(frame(e))
 
     def _write(self, entry: WalEntry) -> None:
         record = frame(entry)
         written = os.write(self._fd, record)
         if written != len(record):
             raise LocalError(f"{self.path}: short write to the WAL", code="wal_write")
-        os.fsync(self._fd)
+        self._dirty = True
+        self._size += written
+        self._held[entry.height] = self._held.get(entry.height, 0) + written
+
+    def sync(self) -> None:
+        if self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+
+    def _dropped(self, kept: list[WalEntry]) -> None:
+        heights = {e.height for e in kept}
+        self._held = {h: n for h, n in self._held.items() if h in heights}
+        if self._size - sum(self._held.values()) >= REWRITE_BYTES:
+            self._rewrite(kept)
 
     def _rewrite(self, entries: list[WalEntry]) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
+        data = b"".join(frame(e) for e in entries)
         with open(tmp, "wb") as f:
-            f.write(b"".join(frame(e) for e in entries))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
@@ -154,8 +193,10 @@ class FileWal(Wal):
             os.close(dir_fd)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        self._size, self._dirty = len(data), False
 
     def close(self) -> None:
         if self._fd >= 0:
+            self.sync()
             os.close(self._fd)
             self._fd = -1
