@@ -7,7 +7,6 @@ one row runs in one read transaction, so it sees one committed block.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from agora.blockchain.schema import TX_ID_BITS, key8
 from agora.blockchain.tx import Envelope, Tx
 from agora.blockchain.votes import Commit, DuplicateVoteEvidence
 from agora.codec import sha256
-from agora.errors import LocalError
+from agora.sqlite_ro import ReadOnlyPool
 
 _header = msgspec.msgpack.Decoder(Header)
 _envelope = msgspec.msgpack.Decoder(Envelope)
@@ -56,34 +55,15 @@ class TxInfo:
     proof: MerkleProof | None  # inclusion in the block's tx_root (get_tx only)
 
 
-class Reader:
-    def __init__(self, path: Path | str) -> None:
-        if str(path) == ":memory:":
-            raise LocalError("a reader needs a file, not :memory:", code="bad_config")
-        self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-
+class Reader(ReadOnlyPool):
     @classmethod
     def open(cls, path: Path | str) -> Reader:
         r = cls(path)
-        r._conn()  # fail now if the file is missing
+        r.conn()  # fail now if the file is missing
         return r
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 5000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
     def _snapshot(self) -> sqlite3.Connection:
-        conn = self._conn()
+        conn = self.conn()
         conn.execute("BEGIN")
         return conn
 
@@ -131,7 +111,7 @@ class Reader:
         """(code, message) of each tx of block `height`, in block order."""
         base = height << TX_ID_BITS
         rows = (
-            self._conn()
+            self.conn()
             .execute(
                 "SELECT code, message FROM txs WHERE id >= ? AND id < ? ORDER BY id",
                 (base, base + (1 << TX_ID_BITS)),
@@ -143,7 +123,7 @@ class Reader:
     def get_commit(self, height: int) -> Commit | None:
         """The commit that made block `height` final, as this node received it."""
         q = "SELECT seen_commit FROM blocks WHERE height = ?"
-        row = self._conn().execute(q, (height,)).fetchone()
+        row = self.conn().execute(q, (height,)).fetchone()
         return None if row is None else decode_commit(row[0])
 
     def get_tx(self, tx_hash: bytes) -> TxInfo | None:
@@ -174,7 +154,7 @@ class Reader:
         """The sender's txs in nonce order, `limit` at a time: pass the last nonce seen."""
         limit = max(0, min(limit, 1000))
         rows = (
-            self._conn()
+            self.conn()
             .execute(
                 "SELECT id, tx, body, code, message FROM txs"
                 " WHERE skey = ? AND nonce > ? ORDER BY nonce LIMIT ?",
@@ -193,13 +173,5 @@ class Reader:
 
     def account(self, pub_key: bytes) -> Account:
         q = "SELECT value FROM state WHERE key = ?"
-        row = self._conn().execute(q, (account_key(pub_key),)).fetchone()
+        row = self.conn().execute(q, (account_key(pub_key),)).fetchone()
         return load_account(None if row is None else bytes(row[0]))
-
-    def close(self) -> None:
-        """Close every thread's connection (call it when no query is running)."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()

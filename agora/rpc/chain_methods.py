@@ -78,7 +78,7 @@ def _not_found(what: str, **data: Any) -> RpcError:
 
 def _query(reader: Reader, sql: str, args: tuple[Any, ...]) -> list[Any]:
     # The Reader's own per-thread read-only connection; these rows never change once written.
-    return reader._conn().execute(sql, args).fetchall()
+    return reader.conn().execute(sql, args).fetchall()
 
 
 def _results(reader: Reader, height: int, n: int) -> list[tuple[str, str]]:

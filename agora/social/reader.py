@@ -7,18 +7,16 @@ transaction, so it sees one committed block. Pages are keyset-paginated on
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from agora.blockchain.schema import TX_ID_BITS
-from agora.errors import LocalError, RemoteError
+from agora.errors import RemoteError
 from agora.social.cursor import seq_cursor
 from agora.social.views import AccountRef, PostView
+from agora.sqlite_ro import ReadOnlyPool
 
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 _HANDLE = re.compile(r"@?([A-Za-z0-9_]{3,20})")
@@ -69,42 +67,7 @@ def post_view(row: Any) -> PostView:
     )
 
 
-class Base:
-    def __init__(self, path: Path | str) -> None:
-        if str(path) == ":memory:":
-            raise LocalError("a reader needs a file, not :memory:", code="bad_config")
-        self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-
-    def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            c = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA busy_timeout = 5000")
-            self._local.conn = c
-            with self._lock:
-                self._all.append(c)
-        return c
-
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        c = self.conn()
-        c.execute("BEGIN")
-        try:
-            yield c
-        finally:
-            c.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for c in conns:
-            c.close()
-        self._local = threading.local()
-
+class Base(ReadOnlyPool):
     # --- shared lookups (inside a snapshot)
 
     def account_id(self, c: sqlite3.Connection, who: str) -> tuple[int, bytes]:
