@@ -103,7 +103,16 @@ class HttpRpc:
         return got if isinstance(got, list) else [got]
 
     async def call(self, method: str, params: Any = None) -> Any:
-        (a,) = await self.post(call_body(method, params, 1))
+        """One read-only call; on a keep-alive connection the node closed while it sat
+        idle (its idle timeout is shorter than a long bench step), reconnect once."""
+        body = call_body(method, params, 1)
+        try:
+            (a,) = await self.post(body)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close()
+            fresh = await HttpRpc.open(self.addr)
+            self.reader, self.writer = fresh.reader, fresh.writer
+            (a,) = await self.post(body)
         if a.error is not None:
             raise LocalError(f"{method}: {a.error.message} [{a.error_code()}]", code="rpc_error")
         return a.result
