@@ -46,6 +46,11 @@ class P2PSection(msgspec.Struct, forbid_unknown_fields=True):
 class RPCSection(msgspec.Struct, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:26657"
     enabled: bool = True
+    # Per client IP address; loopback clients are exempt unless limit_loopback.
+    max_connections_per_ip: int = 64
+    calls_per_s_per_ip: float = 100.0  # JSON-RPC calls (each of a batch) and GETs; 0: off
+    call_burst_per_ip: int = 300
+    limit_loopback: bool = False
 
 
 class ConsensusSection(msgspec.Struct, forbid_unknown_fields=True):

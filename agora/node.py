@@ -39,7 +39,6 @@ from agora.blockchain.chain import Chain
 from agora.blockchain.genesis import MAX_BLOCK_BYTES
 from agora.blockchain.messages import ChainReply, ChainRequest, RpcSubmit
 from agora.blockchain.reader import Reader
-from agora.config import parse_addr
 from agora.consensus_client.actor import ConsensusActor, ConsensusSetup
 from agora.consensus_client.progress import SyncProgress
 from agora.consensus_client.timeouts import ConsensusParams
@@ -47,7 +46,7 @@ from agora.consensus_client.wal import FileWal, MemoryWal, Wal
 from agora.errors import LocalError
 from agora.logs import Log
 from agora.node_home import load_home
-from agora.node_rpc import RpcActor, block_publisher, make_rpc
+from agora.node_rpc import RpcActor, block_publisher, make_rpc, rpc_config
 from agora.node_thread import ThreadedActor
 from agora.peer_net.handlers import Owner
 from agora.peer_net.header import DEFAULT_MAX_FRAME
@@ -285,7 +284,7 @@ class Node:
         valset = self.genesis.valset()
         solo = self.validator_key is not None and len(valset) == 1
         server = make_rpc(
-            parse_addr(self.config.rpc.listen),
+            rpc_config(self.config.rpc),
             self.genesis,
             self.chain,
             reader,

@@ -1,6 +1,6 @@
 """The node's RPC actor: the server with the chain, net and social methods and topics.
 
-    rpc = make_rpc(listen, reader, social_reader, genesis, ...)
+    rpc = make_rpc(rpc_config(config.rpc), reader, social_reader, genesis, ...)
     RpcActor(rpc.server, froms=[(chain_to_rpc_rx, "chain")])
 
 Handlers read the store through their own read-only connections; `tx_submit`
@@ -17,6 +17,7 @@ from agora.blockchain.block import Block
 from agora.blockchain.chain import Chain, CommitResult
 from agora.blockchain.genesis import Genesis
 from agora.blockchain.reader import Reader
+from agora.config import RPCSection, parse_addr
 from agora.rpc.app import RpcConfig
 from agora.rpc.chain_blocks import blocks_topic, publish_block
 from agora.rpc.chain_methods import register_chain_methods
@@ -47,8 +48,19 @@ class RpcActor:
         self.server.stop()
 
 
+def rpc_config(section: RPCSection) -> RpcConfig:
+    """The RPC server's settings from the node's `[rpc]` config section."""
+    return RpcConfig(
+        listen=parse_addr(section.listen),
+        max_connections_per_ip=section.max_connections_per_ip,
+        calls_per_s_per_ip=section.calls_per_s_per_ip,
+        call_burst_per_ip=section.call_burst_per_ip,
+        limit_loopback=section.limit_loopback,
+    )
+
+
 def make_rpc(
-    listen: tuple[str, int],
+    config: RpcConfig,
     genesis: Genesis,
     chain: Chain,
     reader: Reader,
@@ -65,7 +77,7 @@ def make_rpc(
     """The RPC server with every method; `chain` is only read (sizes, pending nonces)."""
     mempool = chain.mempool
     server = RpcServer(
-        RpcConfig(listen=listen),
+        config,
         reader=reader,
         metrics=metrics,
         health=node_health(reader, peers=peers, solo=solo, catching_up=catching_up),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from agora.errors import LocalError
 
 if TYPE_CHECKING:
+    from agora.rpc.clients import ClientLimits
     from agora.rpc.files import StaticFiles
     from agora.rpc.jsonrpc import Dispatcher
     from agora.rpc.metrics import Metrics
@@ -23,6 +24,10 @@ class RpcConfig:
 
     listen: tuple[str, int] = ("127.0.0.1", 26657)
     max_connections: int = 1024
+    max_connections_per_ip: int = 64  # loopback exempt unless limit_loopback
+    calls_per_s_per_ip: float = 100.0  # a token bucket per IP; 0 turns it off
+    call_burst_per_ip: int = 300
+    limit_loopback: bool = False
     write_buffer: int = 1 << 20  # per connection; over it the client is not read
     max_body: int = 1 << 20  # a larger request body gets 413 before it is read
     max_header: int = 16 << 10  # request line and headers together; more gets 431
@@ -48,12 +53,16 @@ class RpcConfig:
             "max_body",
             "max_header",
             "max_batch",
+            "max_connections_per_ip",
+            "call_burst_per_ip",
             "max_ws_message",
             "ws_queue",
             "threads",
         ):
             if getattr(self, name) < 1:
                 raise LocalError(f"rpc config: {name} must be >= 1", code="bad_config")
+        if not 0 <= self.calls_per_s_per_ip < float("inf"):
+            raise LocalError("rpc config: calls_per_s_per_ip must be >= 0", code="bad_config")
         for name in ("request_timeout", "idle_timeout", "send_timeout", "handler_timeout"):
             if getattr(self, name) <= 0:
                 raise LocalError(f"rpc config: {name} must be > 0", code="bad_config")
@@ -75,3 +84,4 @@ class App:
     health: Callable[[], dict[str, Any]] = field(default=_ok)  # "ok": False answers 503
     server: Server | None = None  # set once the generic server exists
     sessions: set[WsSession] = field(default_factory=set)  # open WebSockets
+    clients: ClientLimits | None = None  # per-IP limits; None: none

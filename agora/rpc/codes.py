@@ -56,7 +56,7 @@ _DEFAULTS: dict[int, tuple[str, ...]] = {
     ),
     UNSUPPORTED: ("needs_websocket",),
     TIMEOUT: ("timeout",),
-    OVERLOADED: ("overloaded", "too_many_requests"),
+    OVERLOADED: ("overloaded", "too_many_requests", "rate_limited"),
     NOT_FOUND: ("not_found",),
     UNAVAILABLE: ("unavailable", "channel_closed", "channel_broken"),
     TX_REJECTED: (

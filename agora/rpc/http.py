@@ -11,6 +11,8 @@ responses stops being read and is dropped after `send_timeout`.
 from __future__ import annotations
 
 import http
+import math
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -30,6 +32,12 @@ _enc = msgspec.json.Encoder()
 _JSON = "application/json"
 _RPC_PATHS = (b"/", b"/rpc")
 _WS_PATHS = (b"/", b"/ws")
+_TOO_MANY_TEXT = b"too many connections from your address\n"
+_TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 429 Too Many Requests\r\nserver: agora\r\nconnection: close\r\n"
+    b"content-type: text/plain; charset=utf-8\r\nretry-after: 10\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_TOO_MANY_TEXT), _TOO_MANY_TEXT)
+)
 
 
 def _header(req: h11.Request, name: bytes) -> bytes | None:
@@ -60,6 +68,7 @@ class HttpHandler(BaseHandler):
         self._timer: Timer | None = None
         self._timer_kind = ""
         self._send_timer: Timer | None = None
+        self._counted = False  # by the per-IP connection limit
 
     # --- the generic server's callbacks ---
 
@@ -67,6 +76,14 @@ class HttpHandler(BaseHandler):
         self.link = link
         self.peer = link.addr
         self.app.metrics.rpc_connections.inc()
+        clients = self.app.clients
+        if clients is not None:
+            if not clients.connect(self.peer[0]):
+                _log.info("rpc_too_many_connections", peer=self.peer)
+                self.link.write(_TOO_MANY_CONNECTIONS)  # h11 answers only a request it has read
+                self.link.close("too_many_connections")
+                return
+            self._counted = True
         self._arm("idle", self.cfg.idle_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -88,6 +105,9 @@ class HttpHandler(BaseHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.app.metrics.rpc_connections.dec()
+        if self._counted and self.app.clients is not None:
+            self._counted = False
+            self.app.clients.disconnect(self.peer[0])
         self._disarm()
         if self._send_timer is not None:
             self._send_timer.cancel()
@@ -197,10 +217,19 @@ class HttpHandler(BaseHandler):
         elif method == b"OPTIONS":
             self._preflight(req)
         elif method in (b"GET", b"HEAD"):
-            self._get(path, req, head=method == b"HEAD")
+            wait = self._admit()
+            if wait > 0:
+                retry = "60" if wait == float("inf") else str(max(1, math.ceil(wait)))
+                self._simple(429, b"rate limited\n", [("retry-after", retry)])
+            else:
+                self._get(path, req, head=method == b"HEAD")
         else:
             self._simple(405, b"method not allowed\n", [("allow", "GET, HEAD, POST, OPTIONS")])
         return None
+
+    def _admit(self) -> float:
+        clients = self.app.clients
+        return 0.0 if clients is None else clients.take(self.peer[0], 1, time.monotonic())
 
     def _rpc(self, body: bytes) -> None:
         reply = self.app.dispatcher.dispatch(body, self)

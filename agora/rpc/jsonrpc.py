@@ -142,8 +142,10 @@ class Dispatcher:
         max_batch: int = 100,
         max_blocking: int = 64,
         on_call: Callable[[str, int], None] | None = None,
+        admit: Callable[[Session, int], float] | None = None,
     ) -> None:
         self.registry = registry
+        self.admit = admit  # (session, calls) -> 0.0, or seconds until they would be let in
         self.services = services
         self.max_batch = max_batch
         self.on_call = on_call  # (method, 0 or error number): for metrics
@@ -152,6 +154,11 @@ class Dispatcher:
     def dispatch(self, body: bytes | str, session: Session) -> Reply:
         """Response bytes, None (nothing to send), or a coroutine that gives one of those."""
         items, batch = parse(body, self.max_batch)
+        if self.admit is not None:
+            calls = sum(1 for item in items if not isinstance(item, bytes))
+            wait = self.admit(session, calls) if calls else 0.0
+            if wait > 0:
+                return self._limited(items, batch, wait)
         parts: list[Any] = []
         groups: dict[str, _Group] = {}
         waits = False
@@ -284,6 +291,22 @@ class Dispatcher:
         except (TypeError, ValueError, OverflowError) as exc:
             err = LocalError(f"unencodable result: {exc}", code="bad_result")
             return self._error(call, name, err)
+
+    def _limited(self, items: list[Call | bytes], batch: bool, wait: float) -> bytes | None:
+        """Every call of a message over its client's rate refused, none run."""
+        retry_ms = -1 if wait == float("inf") else max(1, round(wait * 1000))
+        why = "too many calls at once" if retry_ms < 0 else f"rate limited: retry in {retry_ms} ms"
+        data = {"code": "rate_limited", "retry_after_ms": retry_ms}
+        parts = []
+        for item in items:
+            if isinstance(item, bytes):
+                parts.append(item)
+                continue
+            if self.on_call is not None:
+                self.on_call(item.method if item.method in self.registry else "", OVERLOADED)
+            if not item.notify:
+                parts.append(error_response(item.id, OVERLOADED, why, data))
+        return _join(parts, batch)
 
     def _fail(self, call: Call, number: int, message: str, code: str) -> bytes | None:
         if self.on_call is not None:

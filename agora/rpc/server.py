@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from time import monotonic
 from typing import Any
 
 from agora.errors import AgoraError, LocalError, RemoteError
 from agora.logs import Log
 from agora.rpc.app import App, RpcConfig
+from agora.rpc.clients import ClientLimits
 from agora.rpc.files import StaticFiles
 from agora.rpc.http import handler_factory
 from agora.rpc.jsonrpc import Dispatcher
@@ -65,15 +67,23 @@ class RpcServer:
             hub=self.hub,
             default_timeout=cfg.handler_timeout,
         )
+        self.clients = ClientLimits(
+            max_connections=cfg.max_connections_per_ip,
+            rate=cfg.calls_per_s_per_ip,
+            burst=cfg.call_burst_per_ip,
+            limit_loopback=cfg.limit_loopback,
+        )
         self.dispatcher = Dispatcher(
             self.registry,
             self.services,
             max_batch=cfg.max_batch,
             max_blocking=cfg.max_blocking,
             on_call=self.metrics.on_call,
+            admit=lambda session, calls: self.clients.take(session.peer[0], calls, monotonic()),
         )
         self.metrics.rpc_subscriptions.set_function(lambda: len(self.hub))
         self.app = App(cfg, self.dispatcher, self.hub, StaticFiles(cfg.static_dir), self.metrics)
+        self.app.clients = self.clients
         if health is not None:
             self.app.health = health
         self.server = Server(
