@@ -8,6 +8,7 @@ Layout of a home:
     data/               chain.sqlite, consensus.wal
     p2p/                address book and bans
     status.json         what the running node reports about itself
+    node.lock           held (flock) by the node running in this home
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from agora.consensus_client.progress import SyncProgress
 from agora.consensus_client.timeouts import ConsensusParams
 from agora.consensus_client.wal import FileWal, MemoryWal, Wal
 from agora.errors import LocalError
+from agora.home_lock import HomeLock
 from agora.logs import Log
 from agora.node_home import load_home
 from agora.node_rpc import RpcActor, block_publisher, make_rpc, rpc_config
@@ -158,6 +159,14 @@ def load_validator_key(path: Path) -> nacl.signing.SigningKey:
 class Node:
     def __init__(self, root: Path | str) -> None:
         self.home, self.config, self.genesis, self.key = load_home(Path(root))
+        self.lock = HomeLock.acquire(self.home.root)  # before any file of the home is opened
+        try:
+            self._open()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self) -> None:
         home, genesis = self.home, self.genesis
         self.validator_key = self._validator_key()
         self._check_frame()
@@ -331,6 +340,7 @@ class Node:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            self.lock.release()
             _log.info("node_stopped", name=self.config.node.name)
 
     async def _shutdown(self, tasks: dict[int, asyncio.Task[None]]) -> None:
