@@ -212,7 +212,10 @@ class Chain:
         else:
             if len(encode_block(block)) > self.genesis.params.max_block_bytes:
                 raise RemoteError("block over max_block_bytes", code="block_too_large", penalty=100)
-            p = prepare(block, self.registry, self.verifier, allow_erased=allow_erased)
+            pooled = self.mempool.by_hash
+            p = prepare(
+                block, self.registry, self.verifier, allow_erased=allow_erased, pooled=pooled
+            )
             loose, charged = allow_erased, None
         if charged is None:
             charged = charge_block(p, self.registry, self.store.state.get, self.time_ms)

@@ -15,7 +15,7 @@ during the block (index rows in bulk; see module.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from agora.blockchain.account import account_key as akey
 from agora.blockchain.block import Block
 from agora.blockchain.genesis import Genesis
 from agora.blockchain.kinds import Registered, Registry
+from agora.blockchain.mempool import Entry
 from agora.blockchain.merkle import merkle_root
 from agora.blockchain.module import ApplyContext, Event, StateView
 from agora.blockchain.sigs import Verifier
@@ -65,9 +66,16 @@ def block_error(i: int, e: TxError) -> RemoteError:
 
 
 def prepare(
-    block: Block, registry: Registry, verifier: Verifier, *, allow_erased: bool
+    block: Block,
+    registry: Registry,
+    verifier: Verifier,
+    *,
+    allow_erased: bool,
+    pooled: Mapping[bytes, Entry] | None = None,
 ) -> Prepared:
-    """Tx root, stateless checks, then signatures (the costly part) last."""
+    """Tx root, stateless checks, then signatures (the costly part) last. A tx found
+    in `pooled` (the mempool's entries by hash) with the same body passed the same
+    stateless checks on entry: its kind and decoded body are taken from there."""
     envs = [encode(t.envelope) for t in block.txs]
     hashes = [tx_hash_parts(e, t.signature) for e, t in zip(envs, block.txs, strict=True)]
     if merkle_root(hashes) != block.header.tx_root:
@@ -77,6 +85,12 @@ def prepare(
     kinds: list[Registered] = []
     bodies: list[Any] = []
     for i, (tx, env) in enumerate(zip(block.txs, envs, strict=True)):
+        # The hash commits to the envelope and signature; the body is compared.
+        e = pooled.get(hashes[i]) if pooled is not None else None
+        if e is not None and tx.body is not None and e.tx.body == tx.body:
+            kinds.append(e.reg)
+            bodies.append(e.body)
+            continue
         try:
             reg, body = registry.check(tx, env, allow_erased=allow_erased)
         except TxError as e:
