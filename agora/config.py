@@ -106,6 +106,18 @@ class Home:
         return self.root / "data"
 
     @property
+    def chain_db(self) -> Path:
+        return self.data / "chain.sqlite"
+
+    @property
+    def consensus_wal(self) -> Path:
+        return self.data / "consensus.wal"
+
+    def chain_started(self) -> Path | None:
+        """The first file of a chain this home has run (its store or its WAL), if any."""
+        return next((p for p in (self.chain_db, self.consensus_wal) if p.exists()), None)
+
+    @property
     def p2p(self) -> Path:
         return self.root / "p2p"
 

@@ -30,7 +30,6 @@ from agora.blockchain.genesis import (
 from agora.blockchain.votes import Validator
 from agora.config import Home
 from agora.errors import AgoraError, LocalError
-from agora.node import CHAIN_FILE, WAL_FILE
 from agora.peer_net.identity import NodeKey
 
 DEFAULT_MODULES = {"social": {"max_post_chars": 1000}}
@@ -118,10 +117,10 @@ def install_genesis(g: Genesis, root: Path) -> None:
     home = Home(root)
     if not home.config.exists():
         raise LocalError(f"{root} is not a node home: run `agora init`", code="no_home")
-    started = [p for p in (home.data / CHAIN_FILE, home.data / WAL_FILE) if p.exists()]
-    if started:
+    started = home.chain_started()
+    if started is not None:
         raise LocalError(
-            f"{root} has already run a chain ({started[0].name}); make a new home for this one",
+            f"{root} has already run a chain ({started.name}); make a new home for this one",
             code="chain_started",
         )
     save_genesis(_checked(g), home.genesis)

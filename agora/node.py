@@ -70,8 +70,6 @@ FRAME_RESERVE = DEFAULT_MAX_FRAME - MAX_BLOCK_BYTES
 # gen0 every 100k new container objects (a few a second under load), gen1 every 10 of
 # those, a full collection every 10 of those (and only once the old objects grew 25%).
 GC_THRESHOLDS = (100_000, 10, 10)
-CHAIN_FILE = "chain.sqlite"
-WAL_FILE = "consensus.wal"
 _log = Log("agora.node")
 
 Status = Callable[[], dict[str, Any]]
@@ -172,7 +170,7 @@ class Node:
         self._check_frame()
         self.metrics = Metrics()
         self._stopping = asyncio.Event()
-        db = home.data / CHAIN_FILE
+        db = home.chain_db
         self.chain = Chain.open(db, genesis, modules=[SocialModule()])
         try:
             self._assemble(db)
@@ -285,7 +283,7 @@ class Node:
     def _wal(self) -> Wal:
         if self.validator_key is None:
             return MemoryWal()  # a full node signs nothing
-        return FileWal(self.home.data / WAL_FILE)
+        return FileWal(self.home.consensus_wal)
 
     def _rpc(self, db: Path, submits: Sender[RpcSubmit], inbox: Receiver[RpcInbound]) -> RpcActor:
         reader = Reader(db)

@@ -1,14 +1,19 @@
-"""`agora init` writes a node's home; `agora node` runs it."""
+"""`agora init` writes a node's home; `agora node` runs it; `agora backup` and
+`agora restore` copy its chain store."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from agora.cli import main
 from agora.errors import AgoraError
+
+if TYPE_CHECKING:
+    from agora.backup import BackupInfo
 
 HOME = click.Path(file_okay=False, path_type=Path)
 
@@ -72,4 +77,37 @@ def node(home: Path) -> None:
     try:
         run(n.run())
     except AgoraError as e:  # say, the P2P port is taken
+        raise click.ClickException(f"{e.message} [{e.code}]") from None
+
+
+def _said(info: BackupInfo, verb: str) -> None:
+    click.echo(
+        f"{verb} {info.path}: height {info.height}, block {info.block_id.hex()[:16]}, "
+        f"genesis {info.genesis_hash.hex()[:16]}, {info.bytes / 1e6:.1f} MB"
+    )
+
+
+@main.command("backup")
+@click.option("--home", required=True, type=HOME, help="The node's home directory.")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(home: Path, out: Path) -> None:
+    """Copy the chain store of HOME to OUT, consistent as of one block (the node may run)."""
+    from agora.backup import backup
+
+    try:
+        _said(backup(home, out), "wrote")
+    except AgoraError as e:
+        raise click.ClickException(f"{e.message} [{e.code}]") from None
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--home", required=True, type=HOME, help="A new home (from `agora init`).")
+def restore_cmd(file: Path, home: Path) -> None:
+    """Start a new home's chain from a backup FILE; it syncs the blocks after it."""
+    from agora.backup import restore
+
+    try:
+        _said(restore(file, home), "restored")
+    except AgoraError as e:
         raise click.ClickException(f"{e.message} [{e.code}]") from None
