@@ -3,6 +3,13 @@
 On disk it is JSON with keys as hex strings, so that people can read and edit
 it; `Genesis.hash()` is over a deterministic msgpack encoding and is what the
 chain is bound to (it is the `prev_hash` of block 1 and seeds the state root).
+
+`genesis_from_json` raises only RemoteError: `undecodable` for bytes that are
+not JSON (not UTF-8, too deeply nested), `bad_genesis` for JSON that is not a
+genesis that can start. A genesis it returns can be hashed, and
+`genesis_to_json` of it decodes to one with the same hash. Keys and addresses
+are exactly 64 hex digits; validator powers are positive and their total, like
+the balances', fits in 63 bits; module parameters must fit the msgpack encoding.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from agora.errors import RemoteError
 
 GENESIS_DOMAIN = b"agora-genesis-v1\x00"
 FAUCET_LABEL = "faucet"
-_CHAIN_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_CHAIN_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # fullmatch: no trailing newline
+_HEX32 = re.compile(r"[0-9a-fA-F]{64}")
 _det = msgspec.msgpack.Encoder(order="deterministic")
 T = TypeVar("T")
 # A block travels whole in one peer_net frame (PROPOSAL, BLOCKS_RESPONSE), and frames
@@ -98,21 +106,20 @@ def _bad(msg: str) -> RemoteError:
 
 
 def _key(hex_: str, what: str) -> bytes:
-    try:
-        key = bytes.fromhex(hex_)
-    except ValueError:
-        raise _bad(f"{what} is not hex") from None
-    if len(key) != 32:
-        raise _bad(f"{what} is not 32 bytes")
-    return key
+    # fromhex alone would take spaces: the file must say one thing one way
+    if not _HEX32.fullmatch(hex_):
+        raise _bad(f"{what} is not 32 bytes in hex (64 digits)")
+    return bytes.fromhex(hex_)
 
 
 def check_genesis(g: Genesis) -> Genesis:
     """Raise RemoteError(bad_genesis) unless `g` describes a chain that can start."""
-    if not _CHAIN_ID.match(g.chain_id):
+    if not _CHAIN_ID.fullmatch(g.chain_id):
         raise _bad(f"chain_id {g.chain_id!r} must match {_CHAIN_ID.pattern}")
     if not 0 <= g.genesis_time <= MAX_INT:
         raise _bad("genesis_time out of range")
+    if sum(v.power for v in g.validators) > MAX_INT:
+        raise _bad("the validators' total power must fit in 63 bits")
     try:
         ValidatorSet(g.validators)
     except ValueError as e:
@@ -135,6 +142,10 @@ def check_genesis(g: Genesis) -> Genesis:
             f"params.max_block_bytes is at most {MAX_BLOCK_BYTES} (a block and its envelope "
             "must fit in one 4 MiB peer frame); a devnet made before: agora devnet --reset"
         )
+    try:
+        _det.encode(g.modules)  # else hash() would fail later, far from the file
+    except (OverflowError, TypeError, RecursionError) as e:
+        raise _bad(f"modules: {e}") from None
     return g
 
 
@@ -143,7 +154,9 @@ def genesis_from_json(data: bytes) -> Genesis:
         f = msgspec.json.decode(data, type=_GenesisFile)
     except msgspec.ValidationError as e:
         raise _bad(str(e)) from None
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as e:
+        # msgspec raises UnicodeDecodeError for a str that is not UTF-8, and
+        # RecursionError for `modules` nested too deep
         raise RemoteError(f"genesis: {e}", code="undecodable") from None
     vals = [Validator(_key(v.pub_key, "validator key"), v.power) for v in f.validators]
     bals = [Balance(_key(b.address, "balance address"), b.amount) for b in f.balances]
