@@ -4,7 +4,9 @@ A write goes to a temporary file that is fsynced and then renamed over the old
 one, so a crash leaves the old or the new content, never a mix. A file that
 does not decode is moved aside with a logged warning and the caller starts
 from empty: these files are caches of what the node learned, and refusing to
-start over one would turn a disk hiccup into an outage. A file we cannot read
+start over one would turn a disk hiccup into an outage. `read_json` returns the
+decoded value or None (missing, or moved aside to `<name>.corrupt`); whatever
+the bytes, it raises nothing but LocalError `state_unreadable`. A file we cannot read
 at all (permissions, a directory in its place) is an operator's problem and a
 LocalError, since every later write would fail too.
 """
@@ -49,7 +51,8 @@ def read_json(path: Path, type_: type[T]) -> T | None:
         if len(data) > MAX_STATE_FILE:
             raise msgspec.DecodeError(f"over {MAX_STATE_FILE} bytes")
         return msgspec.json.decode(data, type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as e:
+        # msgspec raises UnicodeDecodeError for a str that is not UTF-8
         aside = path.with_name(path.name + ".corrupt")
         try:
             os.replace(path, aside)
