@@ -2,6 +2,11 @@
 
 The nodes report themselves through `status.json` in their homes, which the
 supervisor reads to print the peer table and the committed blocks.
+
+Both files are read without trusting them: `load_nodes` answers anything but a
+list of node entries (with the right types and distinct names) with LocalError
+`bad_devnet`, and `read_status` answers anything but a status document with None,
+as it does while the file is missing or being replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from agora.blockchain.genesis import make_dev_genesis
 from agora.config import Home, write_atomic
@@ -66,11 +73,34 @@ def plan_ports(n: int, base_port: int) -> list[tuple[int, int]]:
     return [(base_port + 10 * i, base_port + 10 * i + 1) for i in range(n)]
 
 
+class _Peer(msgspec.Struct):
+    id: str = ""
+
+
+class _Status(msgspec.Struct):
+    """The part of a node's status.json the supervisor reads; the rest is ignored."""
+
+    height: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
+    peers: list[_Peer] = []
+    node_id: str = ""
+    last_block: dict[str, Any] | None = None
+    validator_key: str | None = None
+
+
+# msgspec raises UnicodeDecodeError for a str that is not UTF-8, and RecursionError
+# for a `last_block` nested too deep.
+_UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+
+
 def load_nodes(path: Path) -> list[NodeEntry]:
+    """The devnet's manifest; LocalError `bad_devnet` if it cannot be read or is not one."""
     try:
-        return [NodeEntry(**e) for e in json.loads(path.read_text())]
-    except (OSError, ValueError, TypeError) as e:
+        nodes = msgspec.json.decode(path.read_bytes(), type=list[NodeEntry])
+    except (OSError, *_UNDECODABLE) as e:
         raise LocalError(f"{path}: unreadable devnet manifest: {e}", code="bad_devnet") from None
+    if len({n.name for n in nodes}) != len(nodes):
+        raise LocalError(f"{path}: two nodes have the same name", code="bad_devnet")
+    return nodes
 
 
 def save_nodes(path: Path, nodes: list[NodeEntry]) -> None:
@@ -78,19 +108,17 @@ def save_nodes(path: Path, nodes: list[NodeEntry]) -> None:
 
 
 def read_status(home: str) -> NodeView | None:
+    """What the node at `home` last reported; None if there is no status to read."""
     try:
-        doc = json.loads(Home(home).status.read_text())
-    except (OSError, ValueError):
-        return None  # not written yet, or being replaced
-    if not isinstance(doc, dict):
-        return None
-    peers = [str(p.get("id", "")) for p in doc.get("peers", []) if isinstance(p, dict)]
+        doc = msgspec.json.decode(Home(home).status.read_bytes(), type=_Status)
+    except (OSError, *_UNDECODABLE):
+        return None  # not written yet, being replaced, or not a status
     return NodeView(
-        height=int(doc.get("height", 0)),
-        peers=peers,
-        node_id=str(doc.get("node_id", "")),
-        last_block=doc.get("last_block") or {},
-        validator_key=str(doc.get("validator_key") or ""),
+        height=doc.height,
+        peers=[p.id for p in doc.peers],
+        node_id=doc.node_id,
+        last_block=doc.last_block or {},
+        validator_key=doc.validator_key or "",
     )
 
 
