@@ -58,6 +58,7 @@ const WORDS = {
   bad_cursor: "The page position is no longer valid; reload.",
   invalid_params: "The request was not valid.",
   too_many_requests: "Too many requests; wait a little and try again.",
+  rate_limited: "This node limits how fast one address may call it; wait a moment and try again.",
   overloaded: "The node is busy; try again in a moment.",
   timeout: "The node did not answer in time; try again.",
   unavailable: "The node is not ready (starting or syncing); try again soon.",
