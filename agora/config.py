@@ -16,47 +16,59 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import tomli_w
 
 from agora.errors import LocalError
 
+# Bounds a file must keep to: past them a node would fail later, far from the cause.
+Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+PerIP = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+Budget = Annotated[int, msgspec.Meta(ge=0, le=2**40)]
+Frame = Annotated[int, msgspec.Meta(ge=1024, le=2**31)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=1e7)]  # NaN and infinity fail too
+Rate = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+Millis = Annotated[int, msgspec.Meta(ge=0, le=3_600_000)]
+LogLevel = Annotated[
+    str, msgspec.Meta(pattern=r"^(?i:debug|info|warn|warning|error|critical|fatal|notset)\Z")
+]
+
 
 class NodeSection(msgspec.Struct, forbid_unknown_fields=True):
     name: str = "node"
-    log_level: str = "info"
+    log_level: LogLevel = "info"
 
 
 class P2PSection(msgspec.Struct, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:26656"
     external: str = ""  # advertised address; defaults to `listen`
     bootstrap: list[str] = msgspec.field(default_factory=list)
-    max_inbound: int = 40
-    max_outbound: int = 10
-    max_frame: int = 4 * 1024 * 1024
-    handshake_timeout_s: float = 5.0
-    request_timeout_s: float = 10.0
-    in_budget: int = 8 * 1024 * 1024
-    out_budget: int = 16 * 1024 * 1024
-    pex_interval_s: float = 5.0
-    ban_seconds: float = 600.0
+    max_inbound: Count = 40
+    max_outbound: Count = 10
+    max_frame: Frame = 4 * 1024 * 1024
+    handshake_timeout_s: Seconds = 5.0
+    request_timeout_s: Seconds = 10.0
+    in_budget: Budget = 8 * 1024 * 1024
+    out_budget: Budget = 16 * 1024 * 1024
+    pex_interval_s: Seconds = 5.0
+    ban_seconds: Seconds = 600.0
 
 
 class RPCSection(msgspec.Struct, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:26657"
     enabled: bool = True
     # Per client IP address; loopback clients are exempt unless limit_loopback.
-    max_connections_per_ip: int = 64
-    calls_per_s_per_ip: float = 100.0  # JSON-RPC calls (each of a batch) and GETs; 0: off
-    call_burst_per_ip: int = 300
+    max_connections_per_ip: PerIP = 64
+    calls_per_s_per_ip: Rate = 100.0  # JSON-RPC calls (each of a batch) and GETs; 0: off
+    call_burst_per_ip: PerIP = 300
     limit_loopback: bool = False
 
 
 class ConsensusSection(msgspec.Struct, forbid_unknown_fields=True):
     validator: bool = False
-    block_interval_ms: int = 1000
+    block_interval_ms: Millis = 1000
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,7 +82,9 @@ def parse_addr(text: str) -> tuple[str, int]:
     """`host:port` or `[v6]:port` to a tuple; LocalError `bad_address` otherwise."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    # isdigit() alone takes superscripts and other scripts' digits, which int() refuses or reads
+    digits = port.isascii() and port.isdigit() and len(port) <= 5
+    if not sep or not host or not digits or not 0 <= int(port) <= 65535:
         raise LocalError(f"not a host:port address: {text!r}", code="bad_address")
     return host, int(port)
 
@@ -132,10 +146,15 @@ class Home:
 
 def load_config(path: Path) -> Config:
     try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise LocalError(f"no config at {path}: run `agora init`", code="no_config") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise LocalError(f"cannot read {path}: {e}", code="bad_config") from None
+    try:
+        # TOML is UTF-8 whatever the locale; tomllib recurses into nested arrays
+        raw: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise LocalError(f"{path}: not valid TOML: {e}", code="bad_config") from None
     try:
         config = msgspec.convert(raw, Config)
