@@ -47,7 +47,7 @@ from agora.blockchain.messages import (
 )
 from agora.blockchain.pool import EvidencePool
 from agora.blockchain.serve import BlockServer
-from agora.blockchain.txgossip import TxGossip
+from agora.blockchain.txgossip import LINGER_S, TxGossip
 from agora.blockchain.wire import header_id
 from agora.errors import RemoteError
 from agora.logs import Log
@@ -102,6 +102,7 @@ class BlockchainActor:
         self._decoded: tuple[bytes, Block] | None = None  # the last block built or checked
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._gossip_due = asyncio.Event()  # the gossip outbox has txs
         self.committed = 0
         self._status: dict[str, Any] = {}
         self._refresh_status()
@@ -116,6 +117,7 @@ class BlockchainActor:
                 tg.create_task(self._drain(self.net_events, 16, self._on_net))
                 if self.rpc_requests is not None:
                     tg.create_task(self._drain(self.rpc_requests, 64, self._on_submits))
+                    tg.create_task(self._gossip_lingered())
         finally:
             for tx in (self.replies, self.net_commands, self.rpc_inbox):
                 if tx is not None:
@@ -137,6 +139,7 @@ class BlockchainActor:
 
     def _close_inputs(self) -> None:
         self._stopping = True
+        self._gossip_due.set()  # its task sees _stopping and ends
         for rx in (self.requests, self.net_events, self.rpc_requests):
             if rx is not None:
                 rx.close()
@@ -289,7 +292,20 @@ class BlockchainActor:
                 ]
                 await _send_all(inbox, out)
             await _send_all(self.net_commands, commands)
+            if self.gossip.pending:
+                self._gossip_due.set()
             self._refresh_status()
+
+    async def _gossip_lingered(self) -> None:
+        """Gossip the outbox's txs `LINGER_S` after the first of them was accepted."""
+        while not self._stopping:
+            await self._gossip_due.wait()
+            if self._stopping:
+                return
+            await asyncio.sleep(LINGER_S)
+            self._gossip_due.clear()
+            if not await _send_all(self.net_commands, self.gossip.flush()):
+                return
 
     async def _consensus_first(self) -> None:
         """Let queued consensus requests (build, check, commit) go before more txs are
