@@ -83,6 +83,8 @@ def _watch(sup: Supervisor, duration: float | None) -> int:
         sup.start()
         for node in sup.nodes:
             click.echo(f"{node.name}: pid {node.pid}, p2p {node.p2p}, rpc {node.rpc}, {node.home}")
+        if sup.nodes and sup.nodes[0].rpc:
+            click.echo(f"web client: http://{sup.nodes[0].rpc}/   (Ctrl-C stops the devnet)")
         deadline = None if duration is None else time.monotonic() + duration
         while not stop and (deadline is None or time.monotonic() < deadline):
             view.poll({n.name: dn.read_status(n.home) for n in sup.nodes})

@@ -66,6 +66,8 @@ def _run_until_meshed(root: Path, seconds: float = 40.0) -> dict[str, str]:
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out.decode(errors="replace")
         assert b"stopped" in out and b"node3" in out
+        node0 = json.loads((root / "nodes.json").read_text())[0]
+        assert f"web client: http://{node0['rpc']}/".encode() in out
         assert not any(_alive(pid) for pid in pids), "a node process outlived the devnet"
         assert all(e["pid"] == 0 for e in json.loads((root / "nodes.json").read_text()))
         return ids
