@@ -66,7 +66,7 @@ def _toml(data: bytes) -> Any:
     return tomllib.loads(data.decode())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.dictionaries(text | st.sampled_from(list(DEFAULT)), toml_values, max_size=4))
 def test_arbitrary_toml_documents(doc: dict[str, Any]) -> None:
     c = _load(tomli_w.dumps(doc).encode())
@@ -75,7 +75,7 @@ def test_arbitrary_toml_documents(doc: dict[str, Any]) -> None:
         assert all(isinstance(v, dict) and set(v) <= set(DEFAULT[k]) for k, v in doc.items())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from(FIELDS), toml_values)
 def test_one_key_set_to_anything(field: tuple[str, str], value: Any) -> None:
     sec, key = field

@@ -62,7 +62,7 @@ def test_arbitrary_bytes(data: bytes) -> None:
     assert _decode(data) is None  # not once a genesis by chance
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(json_values)
 def test_arbitrary_json_values(value: Any) -> None:
     assert _decode(json.dumps(value).encode()) is None
@@ -122,7 +122,7 @@ def _set(doc: Any, path: tuple[str | int, ...], value: Any) -> Any:
     return doc
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(PATHS), json_values | st.integers(min_value=-(2**80), max_value=2**80))
 def test_one_field_replaced_by_anything(path: tuple[str | int, ...], value: Any) -> None:
     g = _decode(json.dumps(_set(BASE, path, value)).encode())
@@ -260,7 +260,7 @@ def genesis_docs(draw: st.DrawFn) -> Genesis:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(genesis_docs())
 def test_a_good_genesis_round_trips_with_the_same_hash(g: Genesis) -> None:
     back = genesis_from_json(genesis_to_json(g))

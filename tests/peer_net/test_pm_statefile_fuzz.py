@@ -110,7 +110,7 @@ def _check_read(path: Path, data: bytes, type_: type[Any]) -> Any:
     return got
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_files(GOOD_BANS))
 def test_ban_file_anything(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as d:
@@ -131,7 +131,7 @@ def _ban_file_anything(path: Path, data: bytes) -> None:
     assert again.offences(b"\x07" * 32, None, NOW + 1) >= 1
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_files(GOOD_BOOK))
 def test_addr_book_file_anything(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as d:

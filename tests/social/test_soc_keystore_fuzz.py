@@ -68,7 +68,7 @@ def test_arbitrary_bytes(data: bytes) -> None:
     assert _open(data) is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(json_values)
 def test_arbitrary_json(value: Any) -> None:
     assert _open(json.dumps(value).encode()) is None
@@ -120,7 +120,7 @@ def _with(name: str, value: Any) -> Any:
     return {**DOC, name: value}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from(FIELDS), json_values | st.integers(-(2**70), 2**70))
 def test_one_field_replaced_by_anything(name: str, value: Any) -> None:
     other_count = isinstance(value, int) and value != keystore.MIN_ITERATIONS
@@ -157,7 +157,7 @@ def test_iterations_out_of_bounds_are_refused_before_pbkdf2(it: Any, pbkdf2_spy:
     assert len(pbkdf2_spy) == before
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.one_of(
         st.tuples(
