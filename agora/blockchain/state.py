@@ -46,24 +46,39 @@ class StateStore:
 
     Writes reach the table only inside the caller's block transaction, and the
     cache learns them only once that transaction committed (`committed`).
+    The cache has two generations of plain dicts: when the young one is full it
+    becomes the old one and the old one is dropped, and a hit in the old one moves
+    up. Hot keys (the active accounts, recent posts) so outlive a stream of keys
+    written once (every post's), where clearing the whole cache made the next
+    reads of every account go to SQLite again.
     """
 
     def __init__(self, conn: sqlite3.Connection, cache_size: int = 500_000) -> None:
         self._conn = conn
-        self._cache: dict[bytes, bytes | None] = {}
-        self._cache_size = cache_size
+        self._new: dict[bytes, bytes | None] = {}
+        self._old: dict[bytes, bytes | None] = {}
+        self._half = max(1, cache_size // 2)
 
     def get(self, key: bytes) -> bytes | None:
         try:
-            return self._cache[key]
+            return self._new[key]
         except KeyError:
             pass
-        row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        value = None if row is None else bytes(row[0])
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[key] = value
+        old = self._old
+        if key in old:
+            value = old.pop(key)
+        else:
+            row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            value = None if row is None else bytes(row[0])
+        self._put(key, value)
         return value
+
+    def _put(self, key: bytes, value: bytes | None) -> None:
+        new = self._new
+        if len(new) >= self._half:
+            self._old, self._new = new, {}
+            new = self._new
+        new[key] = value
 
     def write(self, writes: Writes | Changes) -> None:
         """Inside the block's transaction (in key order if given sorted)."""
@@ -80,13 +95,15 @@ class StateStore:
             self._conn.executemany("DELETE FROM state WHERE key = ?", dels)
 
     def committed(self, writes: Writes) -> None:
-        if len(self._cache) + len(writes) >= self._cache_size:
-            self._cache.clear()
-        self._cache.update(writes)
+        # A value older than one in the young generation is never read: `get` looks
+        # there first, and a turnover drops the old generation with it.
+        if len(self._new) + len(writes) > self._half:
+            self._old, self._new = self._new, {}
+        self._new.update(writes)
 
     def forget(self) -> None:
         """After a rollback whose reads may have cached nothing wrong, but be safe."""
-        self._cache.clear()
+        self._new, self._old = {}, {}
 
 
 class Overlay:

@@ -1,9 +1,11 @@
 """`agora bench social`: build an index through the real execution path, then time queries.
 
 Every tx is signed, decoded from its wire bytes, admitted by the mempool (signature
-verification on the thread pool, entry checks), put in a block, validated, executed
-and committed with its index rows, exactly as a node does; only consensus is replaced
-by in-process validator keys (`devchain.Driver`). Setup (handles, follows) is not timed.
+verification, entry checks), put in a block, validated, executed and committed with
+its index rows, exactly as a node does; only consensus is replaced by in-process
+validator keys (`devchain.Driver`). As in `agora bench ingest`, the next block's
+signatures are verified in a worker process (`Verifier(processes=cores - 1)`,
+`Mempool.prefetch`) while this one executes. Setup (handles, follows) is not timed.
 The ingest figure is posts (a share of them replies, most with hashtags) per second
 over the blocks of posts; likes go in blocks of their own and are timed apart.
 `verify_per_s` is raw Ed25519 verification on all cores, sampled in the same run.
@@ -30,7 +32,9 @@ from agora.blockchain.bench import measure_verify
 from agora.blockchain.chain import Chain
 from agora.blockchain.devchain import Driver, dev_keys
 from agora.blockchain.genesis import Params, make_dev_genesis
-from agora.blockchain.tx import TX_DOMAIN, Tx, TxError, decode_tx
+from agora.blockchain.mempool import Burst
+from agora.blockchain.sigs import Verifier
+from agora.blockchain.tx import TX_DOMAIN, TxError, decode_tx
 from agora.codec import encode
 from agora.social.bench_load import CHAIN_ID, Workload
 from agora.social.module import SocialModule
@@ -51,7 +55,7 @@ def _pct(xs: list[float], p: float) -> float:
 
 class Ingest:
     """Blocks through mempool, proposal and commit; the next block's signatures are
-    verified on the pool while the current one executes (as gossip arrives on a node)."""
+    verified on the lane while the current one executes (as gossip arrives on a node)."""
 
     def __init__(self, chain: Chain, driver: Driver) -> None:
         self.chain, self.driver = chain, driver
@@ -59,22 +63,22 @@ class Ingest:
         self.txs = 0
 
     def run(self, blocks: Iterator[list[bytes]], timed: bool) -> None:
-        nxt: list[Tx] | None = None
+        nxt: Burst | None = None
         raw = next(blocks, None)
         while raw is not None:
             following = next(blocks, None)  # (setup signs it here, before the clock starts)
             t0 = time.perf_counter()
-            txs = nxt if nxt is not None else [decode_tx(x) for x in raw]
+            mempool = self.chain.mempool
+            burst = nxt if nxt is not None else mempool.stage([decode_tx(x) for x in raw])
             nxt = None
-            if following is not None:
-                nxt = [decode_tx(x) for x in following]
-                self.chain.mempool.prefetch(nxt)
-            refused = [r for r in self.chain.mempool.add_batch(txs) if isinstance(r, TxError)]
+            if following is not None:  # arrives while this block executes
+                nxt = mempool.prefetch([decode_tx(x) for x in following])
+            refused = [r for r in mempool.add_batch(burst) if isinstance(r, TxError)]
             if refused:
                 raise AssertionError(f"bench txs refused: {refused[:3]}")
             block = self.driver.propose(self.driver.next_time())
-            if len(block.txs) != len(txs):
-                raise AssertionError(f"block has {len(block.txs)} of {len(txs)} txs")
+            if len(block.txs) != len(burst.txs):
+                raise AssertionError(f"block has {len(block.txs)} of {len(burst.txs)} txs")
             res = self.driver.commit(block)
             bad = [r for r in res.results if r[0] != "ok"]
             if bad:
@@ -82,7 +86,7 @@ class Ingest:
             t1 = time.perf_counter()
             if timed:
                 self.seconds += t1 - t0
-                self.txs += len(txs)
+                self.txs += len(burst.txs)
             raw = following
 
 
@@ -143,7 +147,8 @@ def run(
     )  # fmt: skip
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, ThreadPoolExecutor(cores) as pool:
         path = Path(tmp) / "social.sqlite"
-        chain = Chain.open(path, genesis, [SocialModule()])
+        verifier = Verifier(processes=max(1, cores - 1))
+        chain = Chain.open(path, genesis, [SocialModule()], verifier=verifier)
         driver = Driver(chain, vals)
         ing = Ingest(chain, driver)
         try:
@@ -175,6 +180,7 @@ def run(
             height = chain.height
         finally:
             chain.close()
+            verifier.close()
         progress("queries")
         # The workload's own bookkeeping (a million post ids, the likes given) is no part
         # of a node's heap: keep the cyclic collector from walking it while queries are
