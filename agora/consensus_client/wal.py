@@ -7,7 +7,9 @@ vote that leaves the node is always in the log first.
 A crash can leave a torn last record: it is cut off at open (the file is
 truncated to the last good record). A bad record with good records after it
 is real corruption and a LocalError: the log cannot be trusted, and guessing
-could make the validator sign twice.
+could make the validator sign twice. That includes a length damaged to point
+past the end of the file, which looks like a torn tail: it is one only if no
+record with a good checksum starts after it.
 
 The log keeps only the current height and the one before. Older records are
 dropped from memory when a record for a new height comes, and from the file
@@ -37,6 +39,7 @@ HEADER = struct.Struct(">II")
 MAX_RECORD = 256 * 1024 * 1024
 # Records of dropped heights are left in the file until they are this many bytes.
 REWRITE_BYTES = 16 * 1024 * 1024
+_SCAN_BUDGET = 256 * 1024 * 1024  # checksum bytes spent looking past a bad length
 _codec = Codec(WalEntry, MAX_RECORD, "WAL entry")
 log = Log("agora.consensus.wal")
 
@@ -113,6 +116,10 @@ def parse(data: bytes, name: str = "WAL") -> tuple[list[WalEntry], int]:
             pos = end
             continue
         torn = bad == "past_end" or not data[pos:].strip(b"\x00") or bad == "last_crc"
+        if torn and bad == "past_end":
+            # A length damaged to point past the end looks torn too; a good record after
+            # it says it was not the last one.
+            torn = _good_record_after(data, pos) is None
         if not torn:
             raise LocalError(
                 f"{name}: record at byte {pos} of {len(data)} is corrupt ({bad}) and is not "
@@ -121,6 +128,23 @@ def parse(data: bytes, name: str = "WAL") -> tuple[list[WalEntry], int]:
             )
         break
     return entries, pos
+
+
+def _good_record_after(data: bytes, start: int) -> int | None:
+    """Where a record with a good checksum starts after `start`, if anywhere. Past
+    `_SCAN_BUDGET` bytes of checksums the answer is `start` (assume there is one: a
+    log we cannot read cheaply is refused, never guessed at)."""
+    budget = _SCAN_BUDGET
+    end = len(data)
+    for q in range(start + 1, end - HEADER.size + 1):
+        length, crc = HEADER.unpack_from(data, q)
+        if 0 < length <= end - q - HEADER.size:
+            budget -= length
+            if budget < 0:
+                return start
+            if zlib.crc32(data[q + HEADER.size : q + HEADER.size + length]) == crc:
+                return q
+    return None
 
 
 def _bad_record(data: bytes, pos: int) -> str | None:
@@ -143,6 +167,7 @@ class FileWal(Wal):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = self.path.read_bytes() if self.path.exists() else b""
         entries, good = parse(data, str(self.path))
+        super().__init__(entries)  # a conflict among them raises before the file is touched
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         if good < len(data):
             log.warning(
@@ -152,7 +177,6 @@ class FileWal(Wal):
             os.fsync(self._fd)
         self._size = good  # the file's length
         self._dirty = False  # written since the last fsync
-        super().__init__(entries)
         # Bytes in the file per height still held (the rest belong to dropped heights).
         self._held: dict[int, int] = {}
         for e in self.entries:
