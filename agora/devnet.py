@@ -205,6 +205,20 @@ def create(root: Path, n: int, base_port: int, chain_id: str = "agora-devnet") -
     return nodes
 
 
+def homes_in_use(root: Path) -> list[Path]:
+    """The node homes under `root` whose lock a running node holds (pids aside: a
+    manifest can be lost or stale, the kernel's locks cannot)."""
+    from agora.home_lock import HomeLock
+
+    busy = []
+    for home in sorted(p for p in root.iterdir() if (p / "config.toml").is_file()):
+        try:
+            HomeLock.acquire(home).release()
+        except LocalError:
+            busy.append(home)
+    return busy
+
+
 def still_running(nodes: list[NodeEntry]) -> list[NodeEntry]:
     """Nodes whose recorded pid is alive (a devnet that was not stopped cleanly)."""
     out = []

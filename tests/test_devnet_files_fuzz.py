@@ -21,6 +21,8 @@ from agora.cli import main
 from agora.cli.devnet_view import View
 from agora.devnet import NodeEntry, NodeView, load_nodes, read_status, save_nodes
 from agora.errors import LocalError
+from agora.home_lock import HomeLock
+from agora.node_home import HomeSpec, init_home
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(
@@ -176,15 +178,28 @@ def test_a_good_manifest_round_trips(tmp_path: Path) -> None:
         assert e.value.code == "bad_devnet"
 
 
-@pytest.mark.parametrize("reset", [False, True])
 @pytest.mark.parametrize("data", [b"\xff{", b'[{"name": 5}]', b'{"pid": []}'])
-def test_agora_devnet_says_bad_devnet_not_a_traceback(
-    tmp_path: Path, data: bytes, reset: bool
-) -> None:
+def test_agora_devnet_says_bad_devnet_not_a_traceback(tmp_path: Path, data: bytes) -> None:
     (tmp_path / "nodes.json").write_bytes(data)
-    args = ["devnet", "--dir", str(tmp_path), *(["--reset"] if reset else [])]
+    args = ["devnet", "--dir", str(tmp_path)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     assert "bad_devnet" in result.output and "Traceback" not in result.output
     assert not isinstance(result.exception, LocalError)  # it became a ClickException
     assert (tmp_path / "nodes.json").read_bytes() == data  # and nothing was deleted
+
+
+def test_reset_clears_a_damaged_devnet_unless_a_node_still_runs_in_it(tmp_path: Path) -> None:
+    root = tmp_path / "devnet"
+    init_home(root / "node0", HomeSpec(name="node0", validator=True))
+    (root / "nodes.json").write_bytes(b"\xff{")
+    lock = HomeLock.acquire(root / "node0")  # as a running node holds it
+    args = ["devnet", "--dir", str(root), "--reset", "--nodes", "1", "--base-port", "0"]
+    result = CliRunner().invoke(main, [*args, "--duration", "0"])
+    assert result.exit_code == 1 and "still running: node0" in result.output, result.output
+    assert (root / "nodes.json").read_bytes() == b"\xff{"
+    lock.release()
+    result = CliRunner().invoke(main, [*args, "--duration", "0"])
+    assert result.exit_code == 0, result.output
+    assert "created a devnet of 1 nodes" in result.output
+    assert load_nodes(root / "nodes.json")[0].name == "node0"

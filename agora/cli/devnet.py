@@ -49,9 +49,10 @@ def devnet(root: Path, count: int, reset: bool, base_port: int, duration: float 
         if reset and root.exists():
             if not manifest.exists() and any(root.iterdir()):
                 raise click.ClickException(f"{root} is not a devnet directory; not deleting it")
-            if manifest.exists() and dn.still_running(dn.load_nodes(manifest)):
-                raise click.ClickException(f"the devnet in {root} is still running")
-            shutil.rmtree(root)
+            if busy := dn.homes_in_use(root):
+                names = ", ".join(p.name for p in busy)
+                raise click.ClickException(f"the devnet in {root} is still running: {names}")
+            shutil.rmtree(root)  # a damaged nodes.json is no reason to keep it
         if manifest.exists():
             nodes = dn.load_nodes(manifest)
             if running := dn.still_running(nodes):

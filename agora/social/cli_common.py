@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,13 +12,14 @@ from typing import Any, TypeVar
 import click
 import nacl.signing
 
-from agora.errors import AgoraError
+from agora.errors import AgoraError, LocalError
 from agora.social import keystore
 from agora.social.bodies import Target
 from agora.social.client import Actor, RpcClient, default_rpc
 from agora.social.render import console
 
 F = TypeVar("F", bound=Callable[..., Any])
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def default_keystore() -> Path:
@@ -42,7 +44,13 @@ passphrase_option = click.option(
 
 def passphrase(path: Path | None, *, confirm: bool = False) -> str:
     if path is not None:
-        return path.read_text().rstrip("\n")
+        try:
+            return path.read_bytes().decode("utf-8").rstrip("\n")
+        except UnicodeDecodeError:
+            msg = f"{path}: a passphrase file is UTF-8 text"
+            raise LocalError(msg, code="bad_passphrase") from None
+        except OSError as e:
+            raise LocalError(f"cannot read {path}: {e.strerror}", code="bad_passphrase") from None
     env = os.environ.get("AGORA_PASSPHRASE")
     if env is not None:
         return env
@@ -64,9 +72,9 @@ def public_key(keystore_path: Path | None) -> str:
     """Our account's key, without asking for the passphrase."""
     doc = keystore.load(keystore_path or default_keystore())
     pub = doc.get("pub_key")
-    if not isinstance(pub, str) or len(pub) != 64:
+    if not isinstance(pub, str) or not _HEX64.fullmatch(pub):
         raise keystore._bad("pub_key must be 32 bytes of hex")
-    return pub
+    return pub.lower()
 
 
 def actor(rpc_url: str | None, keystore_path: Path | None, passphrase_file: Path | None) -> Actor:

@@ -165,3 +165,27 @@ KNOWN_CT = (
     "21078b3d1de9400a393cf5269ae4227c"
 )
 KNOWN_PUB = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+
+
+def test_a_passphrase_file_that_is_not_text_and_a_bad_pub_key_are_refused_in_words(
+    tmp_path: Path,
+) -> None:
+    ks = tmp_path / "k.json"
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"\xff\xfe not utf-8")
+    env = {"AGORA_KEYSTORE": str(ks), "AGORA_RPC": "http://127.0.0.1:9"}
+    res = CliRunner().invoke(
+        main, ["account", "new", "--passphrase-file", str(pw), "--iterations", "2000"], env=env
+    )
+    assert res.exit_code == 1 and "bad_passphrase" in res.output, res.output
+    assert not ks.exists()
+    pw.write_text("pw\n")
+    res = CliRunner().invoke(
+        main, ["account", "new", "--passphrase-file", str(pw), "--iterations", "2000"], env=env
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(ks.read_text())
+    doc["pub_key"] = " " + doc["pub_key"][1:]  # 64 characters, not hex
+    ks.write_text(json.dumps(doc))
+    res = CliRunner().invoke(main, ["account", "show"], env=env)
+    assert res.exit_code == 1 and "bad_keystore" in res.output, res.output
