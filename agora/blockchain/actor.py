@@ -194,7 +194,7 @@ class BlockchainActor:
             return BlockChecked(msg.height, msg.round, msg.block_id, False, "bad_height")
         try:
             block = self._decode(msg.block)
-            chain.validate_block(block, now_ms=int(self.clock() * 1000))
+            chain.validate_block(block, now_ms=int(self.clock() * 1000), size=len(msg.block))
         except RemoteError as e:
             _log.info("proposal_invalid", height=msg.height, round=msg.round, code=e.code)
             return BlockChecked(msg.height, msg.round, msg.block_id, False, e.code)

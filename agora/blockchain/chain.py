@@ -192,13 +192,16 @@ class Chain:
         self._prepared = (p, False, charged)
         return block
 
-    def validate_block(self, block: Block, *, now_ms: int | None = None) -> None:
+    def validate_block(
+        self, block: Block, *, now_ms: int | None = None, size: int | None = None
+    ) -> None:
         """Raise RemoteError (with a specific code) unless `block` may follow ours.
-        Writes nothing."""
-        self._validate(block, now_ms=now_ms, allow_erased=False)
+        Writes nothing. `size`: the length of the canonical bytes `block` was decoded
+        from, if the caller has them (spares encoding it again to measure it)."""
+        self._validate(block, now_ms=now_ms, allow_erased=False, size=size)
 
     def _validate(
-        self, block: Block, *, now_ms: int | None, allow_erased: bool
+        self, block: Block, *, now_ms: int | None, allow_erased: bool, size: int | None = None
     ) -> tuple[Prepared, Charged]:
         check_header(self, block, now_ms)
         cached = self._prepared
@@ -210,7 +213,9 @@ class Chain:
         ):
             p, loose, charged = cached
         else:
-            if len(encode_block(block)) > self.genesis.params.max_block_bytes:
+            if size is None:
+                size = len(encode_block(block))
+            if size > self.genesis.params.max_block_bytes:
                 raise RemoteError("block over max_block_bytes", code="block_too_large", penalty=100)
             pooled = self.mempool.by_hash
             p = prepare(

@@ -114,9 +114,14 @@ def decode_tx_env(
     tx is a 3-array: the envelope, the signature as bin8, the body as bin or nil), so
     that nothing downstream encodes the envelope again."""
     tx = decode_tx(data, max_size)
+    return tx, envelope_bytes(tx, data)
+
+
+def envelope_bytes(tx: Tx, data: bytes | bytearray | memoryview) -> bytes:
+    """The envelope's canonical bytes cut out of `data`, the canonical bytes of `tx`."""
     body = tx.body
     tail = 66 + (1 if body is None else bin_size(len(body)))
-    return tx, bytes(data[1 : len(data) - tail])
+    return bytes(data[1 : len(data) - tail])
 
 
 def bin_size(n: int) -> int:

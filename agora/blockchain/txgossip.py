@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agora.blockchain.messages import RpcSubmit, SubmitTx, SubmitTxs
-from agora.blockchain.tx import Tx, TxError, decode_tx
+from agora.blockchain.tx import Tx, TxError, decode_tx_env, envelope_bytes
 from agora.blockchain.wire import MAX_GOSSIP_BYTES, decode_tx_batch, encode_tx_batch
 from agora.errors import RemoteError
 from agora.logs import Log
@@ -94,14 +94,18 @@ class TxGossip:
         cmds: list[NetCommand] = []
         batches: list[tuple[Inbound, int, int]] = []  # (event, first tx index, count)
         txs: list[Tx] = []
+        envs: list[bytes] = []
         for ev in events:
             decoded = self._decode(ev)
             if decoded is None:
                 cmds.append(Penalize(ev.peer_id, BAD_GOSSIP, BAD_GOSSIP_PENALTY))
                 continue
             batches.append((ev, len(txs), len(decoded)))
-            txs.extend(decoded)
-        results = self.chain.mempool.add_batch(txs) if txs else []
+            for tx, env in decoded:
+                txs.append(tx)
+                envs.append(env)
+        mempool = self.chain.mempool
+        results = mempool.add_batch(mempool.stage(txs, envs)) if txs else []
         self.received_txs += len(txs)
         for ev, first, n in batches:
             mine = results[first : first + n]
@@ -115,10 +119,11 @@ class TxGossip:
                 cmds.append(Broadcast(AppCode.TX_GOSSIP, ev.body, exclude=ev.peer_id))
         return cmds
 
-    def _decode(self, ev: Inbound) -> list[Tx] | None:
+    def _decode(self, ev: Inbound) -> list[tuple[Tx, bytes]] | None:
         # Decoding only: the mempool's entry checks the rest, once (see NEVER_RELAYED).
+        # The envelope's bytes are cut out of the tx's, not encoded again to hash it.
         try:
-            return [decode_tx(raw, self.max_tx_bytes) for raw in decode_tx_batch(ev.body)]
+            return [decode_tx_env(raw, self.max_tx_bytes) for raw in decode_tx_batch(ev.body)]
         except RemoteError as e:
             self.bad_batches += 1
             _log.info("bad_tx_gossip", peer=ev.peer_id.hex()[:16], code=e.code, error=e.message)
@@ -130,6 +135,7 @@ class TxGossip:
         `add_batch` for all of them."""
         txs: list[Tx] = []
         raws: list[bytes] = []
+        envs: list[bytes] = []  # cut out of the raw bytes (canonical: decoded strictly)
         slots: list[tuple[list[str | RemoteError], int]] = []  # where each tx's verdict goes
         per_msg: list[tuple[SubmitTx | SubmitTxs, list[str | RemoteError]]] = []
         for m in msgs:
@@ -138,17 +144,21 @@ class TxGossip:
                 for i, (tx, raw) in enumerate(zip(m.txs, m.raw, strict=True)):
                     txs.append(tx)
                     raws.append(raw)
+                    envs.append(envelope_bytes(tx, raw))
                     slots.append((verdicts, i))
             else:
                 verdicts = [BUG]
                 try:
-                    txs.append(decode_tx(m.tx, self.max_tx_bytes))
+                    tx, env = decode_tx_env(m.tx, self.max_tx_bytes)
+                    txs.append(tx)
+                    envs.append(env)
                     raws.append(m.tx)
                     slots.append((verdicts, 0))
                 except RemoteError as e:
                     verdicts[0] = e
             per_msg.append((m, verdicts))
-        results = self.chain.mempool.add_batch(txs) if txs else []
+        mempool = self.chain.mempool
+        results = mempool.add_batch(mempool.stage(txs, envs)) if txs else []
         fresh: list[bytes] = []
         for (verdicts, i), raw, r in zip(slots, raws, results, strict=True):
             if isinstance(r, TxError):
