@@ -2,22 +2,11 @@ from collections.abc import Iterator
 
 import nacl.signing
 import pytest
+from bc_util import CHAIN, PARAMS, transfer  # noqa: F401  (re-exported)
 
 from agora.blockchain.chain import Chain
-from agora.blockchain.core_module import Transfer
 from agora.blockchain.devchain import Driver, dev_genesis, dev_keys
-from agora.blockchain.genesis import Genesis, Params
-from agora.blockchain.tx import Tx, make_tx
-from agora.codec import encode
-
-CHAIN = "agora-test"
-PARAMS = Params(min_fee=1, fee_per_byte=0, quota_base=5, quota_balance_step=100_000, quota_max=20)
-
-
-def transfer(
-    key: nacl.signing.SigningKey, nonce: int, to: bytes, amount: int = 1, fee: int = 1, **kw: int
-) -> Tx:
-    return make_tx(key, CHAIN, nonce, "transfer", encode(Transfer(to, amount)), fee=fee, **kw)
+from agora.blockchain.genesis import Genesis
 
 
 @pytest.fixture

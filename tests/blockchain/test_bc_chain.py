@@ -3,7 +3,7 @@ from pathlib import Path
 import msgspec
 import nacl.signing
 import pytest
-from conftest import PARAMS, transfer
+from bc_util import PARAMS, transfer
 
 from agora.blockchain.account import MILLI
 from agora.blockchain.block import Block, Header, evidence_hash, last_commit_hash

@@ -2,7 +2,7 @@
 
 import nacl.signing
 import pytest
-from conftest import transfer
+from bc_util import transfer
 
 from agora.blockchain.block import encode_block
 from agora.blockchain.chain import Chain

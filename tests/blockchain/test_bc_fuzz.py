@@ -3,7 +3,7 @@
 from functools import cache
 
 import msgspec
-from conftest import CHAIN, PARAMS, transfer
+from bc_util import CHAIN, PARAMS, transfer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

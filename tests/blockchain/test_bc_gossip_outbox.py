@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import nacl.signing
 import pytest
-from conftest import transfer
+from bc_util import transfer
 
 from agora.blockchain import txgossip
 from agora.blockchain.chain import Chain

@@ -6,7 +6,7 @@ import signal
 import msgspec
 import nacl.signing
 import pytest
-from conftest import CHAIN, PARAMS, transfer
+from bc_util import CHAIN, PARAMS, transfer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -1,7 +1,7 @@
 import msgspec
 import nacl.signing
 import pytest
-from conftest import PARAMS, transfer
+from bc_util import PARAMS, transfer
 
 from agora.blockchain.chain import Chain
 from agora.blockchain.devchain import Driver

@@ -5,7 +5,7 @@ from typing import Any
 import msgspec
 import nacl.signing
 import pytest
-from conftest import transfer
+from bc_util import transfer
 
 from agora.blockchain.chain import Chain
 from agora.blockchain.devchain import Driver

@@ -1,6 +1,6 @@
 import msgspec
 import pytest
-from conftest import CHAIN, transfer
+from bc_util import CHAIN, transfer
 
 from agora.blockchain.block import Block, decode_block, encode_block, tx_proof
 from agora.blockchain.core_module import Transfer
