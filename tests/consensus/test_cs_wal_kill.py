@@ -34,8 +34,10 @@ def _run_once(home: Path, seed: int, rng: random.Random, no_wal: bool) -> list[s
             proc.kill()
             proc.wait(timeout=20)
     assert proc.returncode == -signal.SIGKILL, err
-    # A line cut by the kill is not a signature that left the node.
-    return [line for line in out.splitlines() if line.startswith("SIGNED") and line.count(" ") == 5]
+    # A line cut by the kill is not a signature that left the node: only whole lines
+    # (ended by a newline) with all six fields count.
+    whole = out.split("\n")[:-1]
+    return [line for line in whole if line.startswith("SIGNED ") and len(line.split()) == 6]
 
 
 def _conflicts(lines: list[str]) -> tuple[dict[tuple[str, str, str], set[str]], int]:
