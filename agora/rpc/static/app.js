@@ -94,7 +94,7 @@ class App {
       await c.load();
       if (c.account) {
         this.mine.use(c.account.pub);
-        this.watchUnread(c);
+        await this.watchUnread(c);
       }
     } catch (e) {
       this.toast(`The node did not answer: ${explain(e)}`, true);
@@ -102,17 +102,27 @@ class App {
   }
 
   /** A count of new notifications on the navigation, until the notifications screen opens. */
-  watchUnread(c) {
+  async watchUnread(c) {
     const badge = document.getElementById("unread");
     let n = 0;
     badge.hidden = true;
+    // From the newest notification there is now (or the very first): whenever the node
+    // registers the subscription, and after any reconnect, nothing newer is missed.
+    // An account the chain does not know yet has none: it starts from the node's now.
+    let from = null;
+    try {
+      const page = await c.rpc.call("social_getNotifications", { account: c.account.pub, limit: 1 });
+      from = page.items.length ? page.items[0].cursor : "0.0.0";
+    } catch {
+      from = null;
+    }
     c.live.subscribe("social_subscribeNotifications", { account: c.account.pub }, () => {
       if (location.pathname === "/notifications" || this.client !== c) return;
       n += 1;
       badge.textContent = String(n);
       badge.setAttribute("aria-label", `${n} new`);
       badge.hidden = false;
-    });
+    }, from);
     this.resetUnread = () => {
       n = 0;
       badge.hidden = true;
