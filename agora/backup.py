@@ -17,12 +17,11 @@ a validator's consensus WAL belongs with the store it signed for.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from agora.config import Home
+from agora.config import Home, replace_durably
 from agora.errors import LocalError
 from agora.home_lock import HomeLock
 
@@ -71,17 +70,7 @@ def _copy(src: sqlite3.Connection, dest: Path) -> None:
         out.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
     finally:
         out.close()
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, dest)
-    dfd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    replace_durably(tmp, dest, sync_tmp=True)
 
 
 def backup(root: Path, out: Path) -> BackupInfo:

@@ -187,6 +187,18 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         tmp.unlink(missing_ok=True)
         raise
     os.close(fd)
+    replace_durably(tmp, path)
+
+
+def replace_durably(tmp: Path, path: Path, *, sync_tmp: bool = False) -> None:
+    """Rename `tmp` (fsynced first if `sync_tmp`) over `path`, then fsync the directory
+    so the rename itself survives a crash."""
+    if sync_tmp:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

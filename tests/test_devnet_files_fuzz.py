@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fuzz_values import json_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -23,15 +24,6 @@ from agora.devnet import NodeEntry, NodeView, load_nodes, read_status, save_node
 from agora.errors import LocalError
 from agora.home_lock import HomeLock
 from agora.node_home import HomeSpec, init_home
-
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda kids: (
-        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 GOOD_STATUS: dict[str, Any] = {
     "node_id": "ab" * 32,

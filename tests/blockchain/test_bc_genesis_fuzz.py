@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzz_values import json_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,15 +33,6 @@ from agora.node_home import read_genesis_file
 CODES = {"bad_genesis", "undecodable"}
 KEYS = [bytes([i]) * 32 for i in range(1, 5)]
 BASE = json.loads(genesis_to_json(make_dev_genesis("fuzz", KEYS[:3], KEYS[3:], genesis_time=7)))
-
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda kids: (
-        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 def _decode(data: bytes) -> Genesis | None:

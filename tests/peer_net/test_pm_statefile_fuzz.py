@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from fuzz_values import json_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,14 +27,6 @@ from agora.peer_net.statefile import read_json, write_json_atomic
 NOW = 1_700_000_000.0
 PEER = bytes(range(32))
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda kids: (
-        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 GOOD_BANS = msgspec.json.encode(
     BanFile(

@@ -13,6 +13,7 @@ from typing import Any
 import nacl.signing
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fuzz_values import json_values
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -23,15 +24,6 @@ PASS = "correct horse ☃"
 KEY = nacl.signing.SigningKey(bytes(range(32)))
 DOC = keystore.encrypt(KEY, PASS, iterations=keystore.MIN_ITERATIONS)
 CODES = {"bad_keystore", "wrong_passphrase"}
-
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda kids: (
-        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 @pytest.fixture(autouse=True)
