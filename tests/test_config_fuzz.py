@@ -189,7 +189,7 @@ def test_no_file_and_a_directory(tmp_path: Path) -> None:
 
 addrs = st.builds(
     lambda h, p: f"{h}:{p}",
-    st.sampled_from(["127.0.0.1", "[::1]", "node.example.org", "10.0.0.7"]),
+    st.sampled_from(["127.0.0.1", "[::1]", "node.example.org", "192.0.2.7"]),
     st.integers(0, 65535),
 )
 seconds = st.floats(min_value=1e-3, max_value=1e7)

@@ -28,7 +28,7 @@ def test_parse_addr_accepts_ipv4_ipv6_and_names() -> None:
     assert parse_addr("Node-1.Example.org:65535") == ("node-1.example.org", 65535)
     assert normalize_addr("[2001:db8::1]:80") == "[2001:db8::1]:80"
     assert host_of("[2001:db8::1]:80") == "2001:db8::1"
-    assert host_of("10.1.2.3:4") == "10.1.2.3"
+    assert host_of("192.0.2.3:4") == "192.0.2.3"
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_parse_addr_refuses_malformed(text: object) -> None:
 def test_loopback_rule() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("127.9.9.9") and is_loopback("::1")
     assert is_loopback("::ffff:127.0.0.1") and is_loopback("localhost")
-    assert not is_loopback("10.0.0.1") and not is_loopback("example.org")
+    assert not is_loopback("192.0.2.1") and not is_loopback("example.org")
 
 
 @settings(max_examples=300, deadline=None)
@@ -92,11 +92,11 @@ def test_every_ip_address_parses(ip: object, port: int) -> None:
 
 
 def test_pex_roundtrip_and_normalizing() -> None:
-    body = encode_pex_response(["10.0.0.1:5", "[::1]:6", "10.0.0.1:5", "Host.example:7"])
+    body = encode_pex_response(["192.0.2.1:5", "[::1]:6", "192.0.2.1:5", "Host.example:7"])
     assert body == msgspec.msgpack.encode(
-        [["10.0.0.1:5", "[::1]:6", "10.0.0.1:5", "Host.example:7"]]
+        [["192.0.2.1:5", "[::1]:6", "192.0.2.1:5", "Host.example:7"]]
     )
-    assert decode_pex_response(body) == ["10.0.0.1:5", "[::1]:6", "host.example:7"]
+    assert decode_pex_response(body) == ["192.0.2.1:5", "[::1]:6", "host.example:7"]
     decode_pex_request(b"")
     with pytest.raises(RemoteError):
         decode_pex_request(b"\x00")
@@ -136,29 +136,29 @@ def test_pex_decoder_fuzz(body: bytes) -> None:
 
 def test_backoff_and_candidates() -> None:
     book = AddrBook(None, limits=BookLimits(backoff_base_s=2.0, backoff_max_s=10.0))
-    book.add_bootstrap(["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"], T0)
+    book.add_bootstrap(["192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"], T0)
     rng = random.Random(7)
-    assert sorted(book.candidates(5, T0, rng)) == ["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"]
-    book.mark_attempt("10.0.0.1:1", T0)
-    book.mark_failure("10.0.0.1:1", T0)  # 1 failure: wait 4 s
-    book.mark_attempt("10.0.0.2:1", T0)
-    book.mark_success("10.0.0.2:1", T0 + 1, node_id=PEER)  # connected: wait 2 s to redial
-    assert book.candidates(5, T0 + 1, rng) == ["10.0.0.3:1"]
-    assert sorted(book.candidates(5, T0 + 2, rng)) == ["10.0.0.2:1", "10.0.0.3:1"]
+    assert sorted(book.candidates(5, T0, rng)) == ["192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"]
+    book.mark_attempt("192.0.2.1:1", T0)
+    book.mark_failure("192.0.2.1:1", T0)  # 1 failure: wait 4 s
+    book.mark_attempt("192.0.2.2:1", T0)
+    book.mark_success("192.0.2.2:1", T0 + 1, node_id=PEER)  # connected: wait 2 s to redial
+    assert book.candidates(5, T0 + 1, rng) == ["192.0.2.3:1"]
+    assert sorted(book.candidates(5, T0 + 2, rng)) == ["192.0.2.2:1", "192.0.2.3:1"]
     # fewest failures first
-    assert book.candidates(5, T0 + 4, rng)[-1] == "10.0.0.1:1"
-    assert book.candidates(1, T0 + 4, rng) != ["10.0.0.1:1"]
+    assert book.candidates(5, T0 + 4, rng)[-1] == "192.0.2.1:1"
+    assert book.candidates(1, T0 + 4, rng) != ["192.0.2.1:1"]
     for i in range(5):
-        book.mark_attempt("10.0.0.1:1", T0 + 100 * i)
-        book.mark_failure("10.0.0.1:1", T0 + 100 * i)
-    e = book.get("10.0.0.1:1")
+        book.mark_attempt("192.0.2.1:1", T0 + 100 * i)
+        book.mark_failure("192.0.2.1:1", T0 + 100 * i)
+    e = book.get("192.0.2.1:1")
     assert e is not None and e.failures == 6
     assert book.next_attempt(e) == T0 + 400 + 10  # capped
     # excluded by address, by connected node id, and by ban
-    got = book.candidates(5, T0 + 1000, rng, exclude={"10.0.0.3:1"}, exclude_ids={PEER})
-    assert got == ["10.0.0.1:1"]
-    got = book.candidates(5, T0 + 1000, rng, banned=lambda nid, host: host == "10.0.0.1")
-    assert sorted(got) == ["10.0.0.2:1", "10.0.0.3:1"]
+    got = book.candidates(5, T0 + 1000, rng, exclude={"192.0.2.3:1"}, exclude_ids={PEER})
+    assert got == ["192.0.2.1:1"]
+    got = book.candidates(5, T0 + 1000, rng, banned=lambda nid, host: host == "192.0.2.1")
+    assert sorted(got) == ["192.0.2.2:1", "192.0.2.3:1"]
 
 
 def test_candidates_are_deterministic_given_the_rng() -> None:
@@ -174,12 +174,12 @@ def test_candidates_are_deterministic_given_the_rng() -> None:
 
 def test_learned_addresses_that_keep_failing_are_forgotten() -> None:
     book = AddrBook(None, limits=BookLimits(max_failures=3))
-    book.add_bootstrap(["10.0.0.1:1"], T0)
-    book.add_from_pex(["10.0.0.2:1"], PEER, T0)
+    book.add_bootstrap(["192.0.2.1:1"], T0)
+    book.add_from_pex(["192.0.2.2:1"], PEER, T0)
     for _ in range(3):
-        book.mark_failure("10.0.0.1:1", T0)
-        book.mark_failure("10.0.0.2:1", T0)
-    assert "10.0.0.1:1" in book and "10.0.0.2:1" not in book
+        book.mark_failure("192.0.2.1:1", T0)
+        book.mark_failure("192.0.2.2:1", T0)
+    assert "192.0.2.1:1" in book and "192.0.2.2:1" not in book
 
 
 def test_pex_validation_and_sharing() -> None:
@@ -212,28 +212,28 @@ def test_bootstrap_config_errors_are_local() -> None:
 
 def test_bounded_size_keeps_proven_addresses() -> None:
     book = AddrBook(None, limits=BookLimits(max_entries=3))
-    book.add_bootstrap(["10.0.0.1:1"], T0)
-    book.add_from_pex(["10.0.0.2:1", "10.0.0.3:1"], PEER, T0)
-    book.mark_success("10.0.0.2:1", T0)
-    book.mark_failure("10.0.0.3:1", T0)
-    assert book.add_from_pex(["10.0.0.4:1"], PEER, T0 + 1) == 1
-    assert "10.0.0.3:1" not in book and len(book) == 3  # the failing unproven one went
-    assert book.add_from_pex(["10.0.0.5:1"], PEER, T0 + 2) == 1
-    assert "10.0.0.4:1" not in book
-    book.mark_success("10.0.0.5:1", T0 + 3)
+    book.add_bootstrap(["192.0.2.1:1"], T0)
+    book.add_from_pex(["192.0.2.2:1", "192.0.2.3:1"], PEER, T0)
+    book.mark_success("192.0.2.2:1", T0)
+    book.mark_failure("192.0.2.3:1", T0)
+    assert book.add_from_pex(["192.0.2.4:1"], PEER, T0 + 1) == 1
+    assert "192.0.2.3:1" not in book and len(book) == 3  # the failing unproven one went
+    assert book.add_from_pex(["192.0.2.5:1"], PEER, T0 + 2) == 1
+    assert "192.0.2.4:1" not in book
+    book.mark_success("192.0.2.5:1", T0 + 3)
     # now everything is bootstrap or proven: newcomers wait outside
-    assert book.add_from_pex(["10.0.0.6:1"], PEER, T0 + 4) == 0
+    assert book.add_from_pex(["192.0.2.6:1"], PEER, T0 + 4) == 0
     assert sorted(book.candidates(9, T0 + 100, random.Random(0))) == [
-        "10.0.0.1:1",
-        "10.0.0.2:1",
-        "10.0.0.5:1",
+        "192.0.2.1:1",
+        "192.0.2.2:1",
+        "192.0.2.5:1",
     ]
 
 
 def test_address_book_is_kept_on_disk(tmp_path: Path) -> None:
     f = tmp_path / "p2p" / "addrbook.json"
     book = AddrBook(f)
-    book.add_bootstrap(["10.0.0.1:1"], T0)
+    book.add_bootstrap(["192.0.2.1:1"], T0)
     book.add("[::1]:5", Source.INBOUND, T0, node_id=PEER)
     book.mark_attempt("[::1]:5", T0)
     book.mark_success("[::1]:5", T0 + 1)
@@ -275,9 +275,9 @@ def test_any_address_book_file_loads_or_starts_empty(
     d = tmp_path_factory.mktemp("book")
     (d / "addrbook.json").write_bytes(data)
     book = AddrBook(d / "addrbook.json")
-    book.add("10.0.0.1:1", Source.PEX, T0)
+    book.add("192.0.2.1:1", Source.PEX, T0)
     book.save()
-    assert "10.0.0.1:1" in AddrBook(d / "addrbook.json")
+    assert "192.0.2.1:1" in AddrBook(d / "addrbook.json")
 
 
 def test_bootstrap_and_readvertised_addresses_are_retried_within_the_fresh_cap() -> None:

@@ -21,31 +21,31 @@ def _peers(tmp_path: Path | None = None, **kw: object) -> Peers:
 
 def test_slots_are_separate_for_inbound_and_outbound() -> None:
     p = _peers(max_inbound=2, max_outbound=1)
-    p.add_peer(A, "10.0.0.1:1", True, T0)
-    p.add_peer(B, "10.0.0.2:1", True, T0)
+    p.add_peer(A, "192.0.2.1:1", True, T0)
+    p.add_peer(B, "192.0.2.2:1", True, T0)
     with pytest.raises(RemoteError) as e:
-        p.add_peer(C, "10.0.0.3:1", True, T0)
+        p.add_peer(C, "192.0.2.3:1", True, T0)
     assert e.value.code == "too_many_inbound"
-    assert not p.allow_inbound("10.0.0.3", T0)
-    p.add_peer(C, "10.0.0.3:1", False, T0)  # outbound has its own slot
+    assert not p.allow_inbound("192.0.2.3", T0)
+    p.add_peer(C, "192.0.2.3:1", False, T0)  # outbound has its own slot
     assert p.free_outbound() == 0
     with pytest.raises(RemoteError) as e:
-        p.add_peer(D, "10.0.0.4:1", False, T0)
+        p.add_peer(D, "192.0.2.4:1", False, T0)
     assert e.value.code == "too_many_outbound"
     assert (p.inbound_count, p.outbound_count) == (2, 1)
     removed = p.remove_peer(A, "test")
-    assert removed is not None and removed.addr == "10.0.0.1:1"
+    assert removed is not None and removed.addr == "192.0.2.1:1"
     assert p.remove_peer(A, "again") is None
-    assert p.allow_inbound("10.0.0.3", T0)
-    p.add_peer(D, "10.0.0.4:1", True, T0 + 1)
+    assert p.allow_inbound("192.0.2.3", T0)
+    p.add_peer(D, "192.0.2.4:1", True, T0 + 1)
     assert [c.peer_id for c in p.peers(T0 + 1)] == [B, C, D]
 
 
 def test_duplicate_peer_is_refused() -> None:
     p = _peers()
-    p.add_peer(A, "10.0.0.1:1", True, T0)
+    p.add_peer(A, "192.0.2.1:1", True, T0)
     with pytest.raises(RemoteError) as e:
-        p.add_peer(A, "10.0.0.1:2", False, T0)
+        p.add_peer(A, "192.0.2.1:2", False, T0)
     assert e.value.code == "duplicate_peer"
     assert p.outbound_count == 0
 
