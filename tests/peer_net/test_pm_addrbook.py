@@ -199,9 +199,9 @@ def test_pex_validation_and_sharing() -> None:
     assert book.for_pex(10) == ["127.0.0.1:26656", "[::1]:2", "127.0.0.1:1"]
     assert book.for_pex(2, exclude={"[::1]:2"}) == ["127.0.0.1:26656", "127.0.0.1:1"]
     # an inbound peer's advertised address is shared while it is connected, first
-    book.add("10.9.9.9:9", Source.INBOUND, T0 + 3, node_id=PEER)
-    assert "10.9.9.9:9" not in book.for_pex(10)
-    assert book.for_pex(3, connected={PEER}) == ["127.0.0.1:26656", "10.9.9.9:9", "[::1]:2"]
+    book.add("192.0.2.99:9", Source.INBOUND, T0 + 3, node_id=PEER)
+    assert "192.0.2.99:9" not in book.for_pex(10)
+    assert book.for_pex(3, connected={PEER}) == ["127.0.0.1:26656", "192.0.2.99:9", "[::1]:2"]
 
 
 def test_bootstrap_config_errors_are_local() -> None:
