@@ -160,10 +160,10 @@ def test_negotiation_is_answered_inside_peer_net() -> None:
         (P, 4, PacketCode.PEX_RESPONSE, msgspec.msgpack.encode([["127.0.0.1:7001", "[::1]:7002"]])),
     ]
     pending = Pending(P, 8, PacketCode.PEX_REQUEST, 0.0, 1.0)
-    body = encode_pex_response(["10.0.0.1:1", "Example.org:2"])
+    body = encode_pex_response(["192.0.2.1:1", "Example.org:2"])
     res = Inbound(P, PacketCode.PEX_RESPONSE, body, msg_id=8)
     assert dispatch_response(ctx, code_switcher(PacketCode.PEX_RESPONSE), res, pending)
-    assert net.learned == [(P, ["10.0.0.1:1", "example.org:2"])]
+    assert net.learned == [(P, ["192.0.2.1:1", "example.org:2"])]
     bad = Inbound(P, PacketCode.PEX_RESPONSE, b"\xc1", msg_id=8)
     with pytest.raises(RemoteError) as e:
         dispatch_response(ctx, code_switcher(PacketCode.PEX_RESPONSE), bad, pending)

@@ -52,12 +52,12 @@ def test_load_bad_file(tmp_path: Path, content: str) -> None:
 def test_hello_round_trip_and_signature() -> None:
     key = NodeKey.generate()
     static = bytes(range(32))
-    hello = make_hello(key, static, 1, "agora-main", "10.0.0.1:26656")
+    hello = make_hello(key, static, 1, "agora-main", "192.0.2.1:26656")
     payload = encode_hello(hello)
     # msgpack array: [identity_key, signature, version, network, listen]
     assert payload[0] == 0x95 and payload[1:3] == b"\xc4\x20"
     peer = verify_hello(payload, static)
-    assert peer == PeerInfo(key.node_id, "10.0.0.1:26656", 1, "agora-main")
+    assert peer == PeerInfo(key.node_id, "192.0.2.1:26656", 1, "agora-main")
     assert peer.short == key.short
     with pytest.raises(RemoteError) as err:
         verify_hello(payload, bytes(32))  # a different static key
