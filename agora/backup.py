@@ -24,6 +24,7 @@ from pathlib import Path
 from agora.config import Home, replace_durably
 from agora.errors import LocalError
 from agora.home_lock import HomeLock
+from agora.node_home import read_genesis_file
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,6 @@ def backup(root: Path, out: Path) -> BackupInfo:
 
 
 def restore(file: Path, root: Path) -> BackupInfo:
-    from agora.node_home import read_genesis_file
-
     home = Home(root)
     if not home.config.exists():
         raise LocalError(f"{root} is not a node home: run `agora init`", code="no_home")

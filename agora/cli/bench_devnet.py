@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from agora.cli.bench import bench
+from agora.cli.bench import bench, dir_option, json_option, quick_option
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -19,8 +19,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @bench.command("devnet")
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON result line.")
-@click.option("--quick", is_flag=True, help="A tiny run (for tests): the numbers mean little.")
+@json_option
+@quick_option
 @click.option(
     "--duration",
     type=click.FloatRange(min=1.0, max=120.0),
@@ -46,13 +46,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     help="The validators' [consensus] block_interval_ms (default: the node's).",
 )
 @click.option("--keep", is_flag=True, help="Keep the node homes (logs, chains) afterwards.")
-@click.option(
-    "--dir",
-    "workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the temporary node homes go (default: the system temp dir).",
-)
+@dir_option("node homes")
 def devnet_bench(
     as_json: bool,
     quick: bool,

@@ -7,19 +7,13 @@ from pathlib import Path
 
 import click
 
-from agora.cli.bench import bench
+from agora.cli.bench import bench, dir_option, json_option, quick_option
 
 
 @bench.command("ingest")
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON result line.")
-@click.option("--quick", is_flag=True, help="A tiny run (for tests): the numbers mean little.")
-@click.option(
-    "--dir",
-    "workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the temporary SQLite files go (default: the system temp dir).",
-)
+@json_option
+@quick_option
+@dir_option("SQLite files")
 def ingest(as_json: bool, quick: bool, workdir: Path | None) -> None:
     """Measure ingest throughput against raw Ed25519 verification on all cores.
 

@@ -6,12 +6,12 @@ import json
 
 import click
 
-from agora.cli.bench import bench
+from agora.cli.bench import bench, json_option, quick_option
 
 
 @bench.command("p2p")
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON result line.")
-@click.option("--quick", is_flag=True, help="A tiny run (for tests): the numbers mean little.")
+@json_option
+@quick_option
 def p2p(as_json: bool, quick: bool) -> None:
     """Measure peer_net throughput, round trip and handshakes against plain streams.
 

@@ -13,7 +13,7 @@ import click
 import msgspec
 
 from agora.cli import main
-from agora.cli.bench import bench
+from agora.cli.bench import bench, dir_option, json_option
 from agora.errors import AgoraError
 from agora.social import bodies as b
 from agora.social.cli_common import (
@@ -336,14 +336,11 @@ for _name, _method in (("followers", "social_getFollowers"), ("following", "soci
 
 
 @bench.command("social")
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON result line.")
+@json_option
 @click.option("--posts", default=1_000_000, show_default=True, type=click.IntRange(1))
 @click.option("--accounts", default=10_000, show_default=True, type=click.IntRange(2))
 @click.option("--follows", default=200, show_default=True, type=click.IntRange(0))
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Where the temporary SQLite files go (default: the system temp dir).",
-)  # fmt: skip
+@dir_option("SQLite files")
 @click.option("--keep-db", type=click.Path(file_okay=False, path_type=Path), default=None,
               hidden=True)  # fmt: skip
 def bench_social(as_json: bool, posts: int, accounts: int, follows: int,
