@@ -57,13 +57,23 @@ def call_on_loop(
 
 
 def run(
-    main: Coroutine[Any, Any, T], *, use_uvloop: bool | None = None, debug: bool | None = None
+    main: Coroutine[Any, Any, T],
+    *,
+    use_uvloop: bool | None = None,
+    debug: bool | None = None,
+    timeout: float | None = None,
 ) -> T:
-    """Run `main` to completion on a new loop (like `asyncio.run`)."""
+    """Run `main` to completion on a new loop (like `asyncio.run`); TimeoutError if it
+    takes longer than `timeout` seconds (tests bound every run this way)."""
     with asyncio.Runner(
         debug=debug, loop_factory=lambda: new_event_loop(use_uvloop=use_uvloop)
     ) as r:
-        return r.run(main)
+        return r.run(main if timeout is None else _bounded(main, timeout))
+
+
+async def _bounded(main: Coroutine[Any, Any, T], seconds: float) -> T:
+    async with asyncio.timeout(seconds):
+        return await main
 
 
 class ActorThread(Generic[T]):

@@ -58,11 +58,7 @@ PEER = b"\x07" * 32
 
 
 def arun(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return runtime.run(bounded())
+    return runtime.run(coro, timeout=timeout)
 
 
 def transfer(nonce: int, amount: int = 5, key: int = 0) -> bytes:

@@ -59,11 +59,7 @@ SINK = b"\x09" * 32
 
 
 def arun(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return runtime.run(bounded())
+    return runtime.run(coro, timeout=timeout)
 
 
 def tx(nonce: int, key: int = 0, chain_id: str = GENESIS.chain_id, to: bytes = SINK) -> Tx:

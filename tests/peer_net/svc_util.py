@@ -32,11 +32,7 @@ FAST = NetSettings(
 
 
 def arun(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-    async def bounded() -> T:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return runtime.run(bounded())
+    return runtime.run(coro, timeout=timeout)
 
 
 async def until(pred: Callable[[], bool], seconds: float = 10.0, what: str = "") -> None:

@@ -30,7 +30,7 @@ Addr = tuple[str, int]
 
 def run(coro: Coroutine[Any, Any, T], limit: float = 30.0) -> T:
     """Run a test coroutine on a fresh loop, never for more than `limit` seconds."""
-    return _run(asyncio.wait_for(coro, limit))  # on uvloop, as a node runs
+    return _run(coro, timeout=limit)  # on uvloop, as a node runs
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ async def bounded(coro: Coroutine[Any, Any, T], seconds: float) -> T:
 
 def arun(coro: Coroutine[Any, Any, T], timeout: float = 20.0, use_uvloop: bool | None = None) -> T:
     """Run one test coroutine on a fresh loop, bounded in time."""
-    return runtime.run(bounded(coro, timeout), use_uvloop=use_uvloop)
+    return runtime.run(coro, use_uvloop=use_uvloop, timeout=timeout)
 
 
 async def until(pred: Callable[[], bool], seconds: float = 10.0) -> None:
