@@ -284,7 +284,8 @@ class Server:
             raise RemoteError(f"dial {host}:{port} failed: {exc}", code="dial_failed") from exc
         if conn.error is not None:
             raise conn.error
-        assert conn.link is not None
+        if conn.link is None:  # closed before it could be set up: the peer's doing
+            raise RemoteError(f"dial {host}:{port}: closed at once", code="dial_failed")
         return conn.link
 
     async def _drain(self, rx: Receiver[Any], token: str, handle: HandleInternal) -> None:

@@ -233,7 +233,12 @@ class LinkTable:
         self.close_timeout = close_timeout
 
     def accept(self, conn: Conn, transport: asyncio.Transport) -> None:
-        addr = _addr(transport.get_extra_info("peername"))
+        peer, sock = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        if peer is None or sock is None:  # reset before we could ask: no peer any more
+            conn.error = RemoteError("the connection was reset at once", code="connection_reset")
+            transport.abort()
+            return
+        addr = _addr(peer)
         refused = self._refusal(addr, conn.inbound)
         if refused is not None:
             self._log.debug("connection_refused", server=self.server, addr=addr, reason=refused)
@@ -241,7 +246,7 @@ class LinkTable:
             transport.abort()
             return
         transport.set_write_buffer_limits(high=self.write_high, low=self.write_low)
-        local = _addr(transport.get_extra_info("sockname"))
+        local = _addr(sock)
         link = Link(next(self._ids), addr, local, conn.inbound, transport, self.close_timeout)
         conn.link = link
         self.links[link.id] = link

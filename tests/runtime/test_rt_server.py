@@ -512,3 +512,31 @@ def test_reset_by_peer_is_reported_and_harmless(use_uvloop: bool) -> None:
             other_w.close()
 
     arun(main(), use_uvloop=use_uvloop)
+
+
+class _ResetTransport:
+    """A transport whose socket was reset before the protocol was told of it."""
+
+    aborted = False
+
+    def get_extra_info(self, name: str) -> object:
+        return None
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_a_connection_reset_before_it_is_accepted_is_the_peers_error_not_a_crash() -> None:
+    from agora.logs import Log
+    from agora.server_link import Conn, LinkTable
+
+    table = LinkTable(
+        "t", lambda link: None, lambda err, addr: None, Log("t"),  # type: ignore[arg-type,return-value]
+        max_links=4, write_high=1 << 16, write_low=1 << 14, close_timeout=None,
+    )  # fmt: skip
+    table.accepting = True
+    conn = Conn(table, inbound=False)
+    transport = _ResetTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    assert transport.aborted and conn.link is None and not table.links
+    assert conn.error is not None and conn.error.code == "connection_reset"
