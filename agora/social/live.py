@@ -103,6 +103,16 @@ class _Base:
     def height(self) -> int:
         return self.reader.chain.status().height
 
+    def account(self, c: sqlite3.Connection, who: str) -> tuple[int, bytes] | None:
+        """None for a key this node has not seen yet: the account may be in a block
+        it has still to apply, so the subscription waits for it instead of failing."""
+        try:
+            return self.reader.account_id(c, who)
+        except RemoteError as exc:
+            if exc.code == "not_found" and not who.startswith("@") and len(who) == 64:
+                return None
+            raise
+
     def who(self, account: str, height: int) -> _Who | None:
         """Cached per block; None if there is no such account (yet)."""
         w = self._who.get(account)
@@ -146,7 +156,10 @@ class PostsSource(_Base):
             if params.account is None:
                 author, args = "1", []
             else:
-                aid, _ = r.account_id(c, params.account)
+                found = self.account(c, params.account)
+                if found is None:
+                    return []
+                aid = found[0]
                 if self.feed:
                     hidden = r.hidden(c, aid)
                     skip = set(hidden)
@@ -179,7 +192,10 @@ class NotificationsSource(_Base):
     def backfill(self, params: Any, after: int, limit: int) -> Sequence[tuple[int, Any]]:
         r = self.reader
         with r.snapshot() as c:
-            aid, key = r.account_id(c, params.account)
+            found = self.account(c, params.account)
+            if found is None:
+                return []
+            aid, key = found
             rows = r.notification_rows(c, aid, after, 0, limit)
         out = []
         for row in rows:

@@ -285,3 +285,31 @@ def test_hub_backfill_with_events_injected_meanwhile(people: Net, reader: Social
 
     got = asyncio.run(go())
     assert got == made
+
+
+def test_subscription_to_an_account_this_node_has_not_seen_yet(
+    people: Net, reader: SocialReader
+) -> None:
+    """A client that acted through another node may subscribe here before this node
+    applied its block: the subscription waits for the account instead of failing."""
+    n = people
+    newcomer = n.key(5).hex()  # funded, but no social row until its first social tx
+    pub, rx = _publisher()
+
+    async def go() -> list[dict[str, Any]]:
+        rpc = RpcServer(RpcConfig(listen=("127.0.0.1", 0)))
+        register(rpc.registry, reader, rpc.hub)
+        got: list[dict[str, Any]] = []
+        async with rh.serving(rpc, [(rx, "social")]) as addr:
+            ws = await rh.WsClient.connect(addr)
+            for method in ("social_subscribeFeed", "social_subscribeNotifications"):
+                r = await ws.call(method, {"account": newcomer})
+                assert "result" in r, r
+            live.publish(pub, n.block(n.tx(5, "follow", b.Target(n.key(0)))))
+            live.publish(pub, n.block(n.tx(0, "post", b.Post(b"hello @newcomer"))))
+            got.append((await ws.recv())["params"])
+            await ws.close()
+        return got
+
+    (first,) = rh.run(go())
+    assert first["result"]["text"] == "hello @newcomer", first
