@@ -129,7 +129,7 @@ class Membership:
         assert pid is not None
         del net.conns[pid]
         net.peers.remove_peer(pid, reason)
-        for p in net.router.on_peer_down(pid):
+        for p in net.router.on_peer_down(pid, net.clock()):
             net.commands.fail_request(p, "peer_disconnected")
         net.emit_all(PeerDown(pid, reason))
 

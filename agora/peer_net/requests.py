@@ -139,12 +139,18 @@ class RequestTracker:
         self._prune_late(now)
         return out
 
-    def drop_peer(self, peer_id: bytes) -> list[Pending]:
-        """A peer went away: its requests fail (`peer_disconnected`), oldest first."""
+    def drop_peer(self, peer_id: bytes, now: float) -> list[Pending]:
+        """A peer's link went away: its requests fail (`peer_disconnected`), oldest first.
+
+        They are remembered as late: the peer may be back at once on another link (two
+        crossing dials, one closed as a duplicate) and answer there, in good faith.
+        """
         ids = self._by_peer.pop(peer_id, set())
         out = sorted((self._pending.pop(i)[0] for i in ids), key=lambda p: (p.sent_at, p.msg_id))
-        for i in [i for i, (pid, _, _) in self._late.items() if pid == peer_id]:
-            del self._late[i]
+        for p in out:
+            self._late[p.msg_id] = (peer_id, p.code, now + self.late_memory_s)
+        while len(self._late) > self.max_late:
+            self._late.popitem(last=False)
         return out
 
     def next_deadline(self) -> float | None:

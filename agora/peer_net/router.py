@@ -116,12 +116,12 @@ class Router:
     def _taken(taken: bool) -> Outcome:
         return Outcome.DELIVERED if taken else Outcome.NOT_TAKEN
 
-    def on_peer_down(self, peer_id: bytes) -> list[Pending]:
+    def on_peer_down(self, peer_id: bytes, now: float) -> list[Pending]:
         """Forget a peer; its pending requests are returned to fail `peer_disconnected`."""
         self.limiter.forget(peer_id)
         self.egress.forget(peer_id)
         self.gossip.forget_peer(peer_id)
-        return self.tracker.drop_peer(peer_id)
+        return self.tracker.drop_peer(peer_id, now)
 
     def expire(self, now: float) -> list[Pending]:
         """Requests that timed out (fail them with `timeout`)."""

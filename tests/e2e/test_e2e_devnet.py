@@ -86,3 +86,38 @@ def test_devnet_starts_four_nodes_that_peer_stops_on_sigint_and_resumes(tmp_path
     assert again == first  # the same homes, the same node ids
     genesis = {(root / name / "genesis.json").read_bytes() for name in first}
     assert len(genesis) == 1  # one chain
+
+
+def test_nodes_do_not_outlive_a_killed_devnet(tmp_path: Path) -> None:
+    """SIGKILL gives `agora devnet` no chance to stop its nodes: they stop by themselves."""
+    root = tmp_path / "devnet"
+    cmd = [sys.executable, "-m", "agora", "devnet", "--dir", str(root), "--nodes", "2"]
+    proc = subprocess.Popen(
+        [*cmd, "--base-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not pids:
+            try:
+                found = [int(e["pid"]) for e in json.loads((root / "nodes.json").read_text())]
+            except (OSError, ValueError):
+                found = []
+            if found and all(p > 0 for p in found):
+                pids = found
+            time.sleep(0.2)
+        assert pids and all(_alive(p) for p in pids), "the devnet never started its nodes"
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.2)
+        left = [p for p in pids if _alive(p)]
+        assert not left, f"nodes {left} outlived the devnet"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

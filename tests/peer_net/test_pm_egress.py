@@ -57,7 +57,7 @@ def test_a_relay_never_goes_over_a_peers_bucket_and_skipped_peers_may_get_it_lat
     assert targets == [A, B]  # a token back for each after 0.15 s at 10/s
     assert not r.may_send(A, AppCode.VOTE, T0 + 0.15)  # and spent
     assert r.may_send(A, AppCode.TEST_REQUEST, T0)  # requests are not shaped here
-    r.on_peer_down(A)
+    r.on_peer_down(A, T0)
     assert r.may_send(A, AppCode.VOTE, T0 + 0.15)  # forgotten with the peer: a full bucket
 
 

@@ -66,10 +66,24 @@ def test_disconnect_fails_all_of_a_peers_requests() -> None:
     a1 = t.new(A, REQ, T0, 5.0, req_id=1)
     b1 = t.new(B, REQ, T0, 5.0, req_id=2)
     a2 = t.new(A, REQ, T0 + 1, 5.0, req_id=3)
-    failed = t.drop_peer(A)
+    failed = t.drop_peer(A, T0 + 2)
     assert [(p.msg_id, p.req_id) for p in failed] == [(a1, 1), (a2, 3)]
-    assert len(t) == 1 and t.drop_peer(A) == []
+    assert len(t) == 1 and t.drop_peer(A, T0 + 2) == []
     assert [p.msg_id for p in t.expire(T0 + 100)] == [b1]  # A's deadlines left no trace
+
+
+def test_an_answer_after_the_link_dropped_is_late_not_unsolicited() -> None:
+    """Two links to one node cross and one is closed as a duplicate: a request sent on
+    it is answered on the other. That is a late answer from an honest peer."""
+    t = RequestTracker(late_memory_s=30.0)
+    m = t.new(A, REQ, T0, 5.0)
+    assert [p.msg_id for p in t.drop_peer(A, T0 + 1)] == [m]
+    assert isinstance(t.resolve(A, m, T0 + 2, RES), Late)
+    assert isinstance(t.resolve(A, m, T0 + 3, RES), Unsolicited)  # but only once
+    assert isinstance(t.resolve(B, t.new(A, REQ, T0, 5.0), T0 + 4), Unsolicited)
+    gone = t.new(A, REQ, T0 + 5, 5.0)
+    t.drop_peer(A, T0 + 5)
+    assert isinstance(t.resolve(A, gone, T0 + 36, RES), Unsolicited)  # long forgotten
 
 
 def test_msg_ids_wrap_skipping_zero_and_ids_in_use() -> None:
@@ -121,7 +135,7 @@ def test_every_request_ends_exactly_once(ops: list[tuple[str, int]]) -> None:
                 assert p.msg_id not in ended
                 ended.add(p.msg_id)
         elif op == "drop":
-            for p in t.drop_peer(peers[arg]):
+            for p in t.drop_peer(peers[arg], now):
                 assert p.msg_id not in ended
                 ended.add(p.msg_id)
         assert len(set(issued)) == len(issued) and len(t) + len(ended) == len(issued)

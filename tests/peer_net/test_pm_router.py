@@ -96,7 +96,7 @@ def test_peer_down_fails_its_requests() -> None:
     r, _, _ = _router()
     r.start_request(B, AppCode.BLOCKS_REQUEST, T0, 5.0, req_id=5)
     r.start_request(C, AppCode.BLOCKS_REQUEST, T0, 5.0, req_id=6)
-    assert [p.req_id for p in r.on_peer_down(B)] == [5]
+    assert [p.req_id for p in r.on_peer_down(B, T0)] == [5]
     assert len(r.tracker) == 1
 
 
