@@ -23,6 +23,9 @@ class ReadOnlyPool:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0  # snapshots in progress, on any thread
+        self._closed = False
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use, `mode=ro`)."""
@@ -39,16 +42,33 @@ class ReadOnlyPool:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection inside one read transaction."""
-        c = self.conn()
-        c.execute("BEGIN")
-        try:
-            yield c
-        finally:
-            c.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every thread's connection (call it when no query is running)."""
         with self._lock:
+            if self._closed:
+                raise LocalError("the store's readers are closed", code="reader_closed")
+            self._busy += 1
+        try:
+            c = self.conn()
+            c.execute("BEGIN")
+            try:
+                yield c
+            finally:
+                try:
+                    c.execute("COMMIT")
+                except sqlite3.ProgrammingError:
+                    if not self._closed:  # else close() gave up waiting for us
+                        raise
+        finally:
+            with self._lock:
+                self._busy -= 1
+                if not self._busy:
+                    self._idle.notify_all()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close every thread's connection, once the snapshots in progress are done:
+        closing a connection another thread is reading from crashes the process."""
+        with self._lock:
+            self._closed = True
+            self._idle.wait_for(lambda: not self._busy, timeout)
             conns, self._all = self._all, []
         for c in conns:
             c.close()

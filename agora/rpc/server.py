@@ -11,6 +11,8 @@ Its inbound channel carries `RpcInbound` (`Publish` for subscriptions,
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
@@ -31,6 +33,8 @@ from agora.rpc.topics import add_topic
 from agora.runtime import call_on_loop
 from agora.server import Addr, Server
 from agora.spsc import Receiver, Sender
+
+EXECUTOR_DRAIN_S = 10.0  # at stop: how long the queries still running may take
 
 _log = Log("agora.rpc")
 
@@ -129,7 +133,13 @@ class RpcServer:
                 self.handle_errored,
             )
         finally:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            # Queries still running on the pool read the store: whoever closes the readers
+            # after this returns must find them done (bounded: each query is short).
+            done = asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self.executor.shutdown, wait=True, cancel_futures=True)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(done), EXECUTOR_DRAIN_S)
 
     async def wait_started(self) -> Addr:
         addr = await self.server.wait_started()

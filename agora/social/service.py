@@ -32,9 +32,9 @@ class SocialReader(Search):
             c.execute("SELECT 1 FROM social_fts_shards LIMIT 1")  # fail now if not a social store
         return r
 
-    def close(self) -> None:
-        super().close()
-        self.chain.close()
+    def close(self, timeout: float = 10.0) -> None:
+        super().close(timeout)
+        self.chain.close(timeout)
 
     def info(self) -> SocialInfo:
         s = self.chain.status()
