@@ -44,7 +44,7 @@ class Options:
     duration: float = 10.0  # seconds of load per step
     start_rate: float = 250.0
     max_rate: float = 16_000.0
-    refine: int = 2  # bisections after the first failed step
+    refine: int = 4  # bisections after the first failed step
     nodes: int = 4
     conns_per_node: int = 4
     accounts: int = 512

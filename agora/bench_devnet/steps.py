@@ -138,6 +138,10 @@ def with_cpu(r: StepResult, node_cpu_s: float, load_cpu_s: float) -> StepResult:
     )
 
 
+# Bisection stops when the failed rate is within this factor of the sustained one.
+CLOSE_ENOUGH = 1.08
+
+
 def next_rate(done: list[StepResult], max_rate: float, refines_left: int) -> float | None:
     """Double while sustained (up to `max_rate`); after a failure, bisect between the best
     sustained rate and the lowest failed one while `refines_left`; None: stop."""
@@ -153,6 +157,6 @@ def next_rate(done: list[StepResult], max_rate: float, refines_left: int) -> flo
     lo = max((s.rate for s in done if s.sustained and s.rate < hi), default=0.0)
     if lo == 0:
         return hi / 2 if hi >= 2 else None
-    if hi / lo < 1.15:
+    if hi / lo < CLOSE_ENOUGH:
         return None
     return float(round((lo + hi) / 2))

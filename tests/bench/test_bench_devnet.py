@@ -110,7 +110,8 @@ def test_the_ramp_doubles_then_bisects_then_stops() -> None:
     assert next_rate([*done, _step(750, False)], 16_000, 1) == 625
     assert next_rate(done, 16_000, 0) is None
     assert next_rate([_step(250, False)], 16_000, 1) == 125
-    assert next_rate([_step(1000, True), _step(1100, False)], 16_000, 2) is None  # close enough
+    assert next_rate([_step(1000, True), _step(1070, False)], 16_000, 2) is None  # close enough
+    assert next_rate([_step(2500, True), _step(3000, False)], 16_000, 2) == 2750
 
 
 def test_a_step_counts_only_what_was_final_in_time() -> None:
