@@ -75,6 +75,7 @@ def test_social_on_a_real_devnet(tmp_path: Path) -> None:
         with pytest.raises(Exception) as e:
             who["dave"].submit(bad)
         assert getattr(e.value, "code", "") == "blocked"
+        net.wait_height(max(n.height() for n in net.nodes), timeout=60)  # none lags behind
         for h in net.nodes:
             assert WORD.encode() in _files(h.home)
         d = who["alice"].send("delete", b.PostRef(p))
