@@ -106,7 +106,10 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
     lats = [lat * 1000 for _, lat in done]
     answers = [x * 1000 for x in sent.answer_s]
     blocks = [b for b in w.blocks if sent.start <= b.arrival <= cutoff]
-    gaps = [b.time_ms - a.time_ms for a, b in itertools.pairwise(blocks)]
+    # Each block's interval from the one before it, even if that one came before the
+    # window (a short step may hold a single block).
+    before = [b for b in w.blocks if b.arrival < sent.start][-1:]
+    gaps = [b.time_ms - a.time_ms for a, b in itertools.pairwise(before + blocks)]
     finalized_rate = len(done) / window
     return StepResult(
         rate=rate,

@@ -126,5 +126,7 @@ def test_a_step_counts_only_what_was_final_in_time() -> None:
     assert r.sustained is False  # 9.0 < 0.95 * 10
     assert r.finality_ms_p50 == 950.0 and r.finality_ms_p99 == 1400.0  # median of 0.9 and 1.0
     assert (r.block_interval_ms_p50, r.blocks, r.txs_per_block) == (1000.0, 10, 9.0)
+    w.blocks = [Seen(9.0, 7, 5000, 0), Seen(12.0, 8, 6200, 9)]  # one block in the window
+    assert judge(0, 10.0, sent, w, drain_s=3.0).block_interval_ms_p50 == 1200.0
     r2 = judge(0, 9.4, sent, w, drain_s=3.0)
     assert r2.sustained is True
