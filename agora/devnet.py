@@ -11,7 +11,6 @@ as it does while the file is missing or being replaced.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -25,6 +24,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from agora import lifeline
 from agora.blockchain.genesis import make_dev_genesis
 from agora.config import Home, write_atomic
 from agora.errors import LocalError
@@ -123,13 +123,6 @@ def read_status(home: str) -> NodeView | None:
     )
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the devnet process dies, even by SIGKILL
-    (Linux's PR_SET_PDEATHSIG), so that no node outlives it unattended."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
 class Supervisor:
     """Starts node processes in their own sessions so that Ctrl-C reaches us alone."""
 
@@ -147,7 +140,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                env=lifeline.child_env(),  # the node stops if we die, even by SIGKILL
             )
             log.close()  # the child holds its own copy
             node.pid = proc.pid

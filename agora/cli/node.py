@@ -65,10 +65,11 @@ def init(
 @click.option("--home", required=True, type=HOME, help="The node's home directory.")
 def node(home: Path) -> None:
     """Run the node in HOME until SIGTERM or Ctrl-C; logs are JSON lines on stderr."""
-    from agora import logs
+    from agora import lifeline, logs
     from agora.node import Node
     from agora.runtime import run
 
+    lifeline.hold()
     try:
         n = Node(home)
     except AgoraError as e:

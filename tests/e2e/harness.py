@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agora import lifeline
 from agora.blockchain.core_module import Transfer
 from agora.blockchain.genesis import FAUCET_LABEL, dev_signing_key, load_genesis
 from agora.blockchain.tx import encode_tx, make_tx, tx_hash
@@ -102,6 +103,7 @@ class NodeProc:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=lifeline.child_env(),  # gone with the test process, even if it crashes
             )
         finally:
             log.close()
