@@ -17,6 +17,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `main`.
     from agora.cli import (
         account,  # noqa: F401
+        bans,  # noqa: F401
         bench,  # noqa: F401
         bench_devnet,  # noqa: F401
         bench_ingest,  # noqa: F401

@@ -8,6 +8,8 @@ Such peers are banned by node id only.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -18,6 +20,7 @@ from agora.peer_net.statefile import read_json, write_json_atomic
 
 OFFENCE_MEMORY_S = 24 * 3600.0  # a ban this long ago no longer makes the next one longer
 MAX_BANS = 100_000
+MIN_ID_PREFIX = 8  # hex digits: enough to name one node of a real network
 
 
 class Ban(msgspec.Struct, frozen=True):
@@ -137,6 +140,26 @@ class BanList:
             for b in keep:
                 self._store(b)
 
+    def lift(self, target: str | None, now: float) -> list[Ban]:
+        """An operator's pardon: the bans of one node (by a hex prefix of its id) or of
+        one IP, or every ban (None); their offences are forgotten too. Saved at once."""
+        match = _matcher(target)
+        lifted = [b for b in self.bans(now) if match(b)]
+        ids = {b.peer_id for b in lifted if b.peer_id is not None}
+        if len(ids) > 1 and target is not None:
+            n = len(ids)
+            raise LocalError(f"{target!r} names {n} nodes: give more of the id", code="ambiguous")
+        for b in lifted:
+            for key in self._keys(b.peer_id, b.ip):
+                self._offences.pop(key, None)
+            if b.peer_id is not None and self._by_id.get(b.peer_id) is b:
+                del self._by_id[b.peer_id]
+            if b.ip is not None and self._by_ip.get(b.ip) is b:
+                del self._by_ip[b.ip]
+        if lifted:
+            self.save()
+        return lifted
+
     def bans(self, now: float) -> list[Ban]:
         seen: dict[int, Ban] = {}
         for b in [*self._by_id.values(), *self._by_ip.values()]:
@@ -153,3 +176,19 @@ class BanList:
         )
         offences = sorted(self._offences.values(), key=lambda o: o.key)
         write_json_atomic(self.path, BanFile(version=1, bans=bans, offences=offences))
+
+
+def _matcher(target: str | None) -> Callable[[Ban], bool]:
+    if target is None:
+        return lambda b: True
+    try:
+        ip = str(ipaddress.ip_address(target))
+    except ValueError:
+        pass
+    else:
+        return lambda b: b.ip == ip
+    prefix = target.lower()
+    if len(prefix) < MIN_ID_PREFIX or len(prefix) > 64 or prefix.strip("0123456789abcdef"):
+        msg = f"a ban is lifted by an IP or at least {MIN_ID_PREFIX} hex digits of a node id"
+        raise LocalError(msg, code="bad_ban_target")
+    return lambda b: b.peer_id is not None and b.peer_id.hex().startswith(prefix)

@@ -214,3 +214,24 @@ def test_structured_but_odd_ban_files_never_crash(
         assert b.until > T0
     bl.ban(A, "192.0.2.1", "x", 10, T0)
     assert BanList(d / "bans.json", T0).lookup(None, "192.0.2.1", T0) is not None
+
+
+def test_an_operator_lifts_bans_by_id_prefix_or_ip_and_the_offences_with_them(
+    tmp_path: Path,
+) -> None:
+    bl = BanList(tmp_path / "bans.json", T0)
+    bl.ban(A, "203.0.113.9", "nonce_replay", 100.0, T0)
+    bl.ban(B, None, "operator", 100.0, T0)
+    bl.ban(None, "198.51.100.7", "operator", 100.0, T0)
+    lifted = bl.lift(A.hex()[:12], T0 + 1)  # a node id prefix, as `agora status` shows it
+    assert [(b.peer_id, b.ip) for b in lifted] == [(A, "203.0.113.9")]
+    assert bl.lookup(A, None, T0 + 1) is None and bl.lookup(None, "203.0.113.9", T0 + 1) is None
+    assert bl.offences(A, "203.0.113.9", T0 + 1) == 0  # a fresh start, not a doubled ban
+    assert [b.ip for b in bl.lift("198.51.100.7", T0 + 1)] == ["198.51.100.7"]
+    with pytest.raises(LocalError) as e:
+        bl.lift("ab", T0 + 1)  # too short to name one node
+    assert e.value.code == "bad_ban_target"
+    assert bl.lift("0" * 64, T0 + 1) == []
+    again = BanList(tmp_path / "bans.json", T0 + 2)  # saved at once
+    assert [b.peer_id for b in again.bans(T0 + 2)] == [B]
+    assert len(again.lift(None, T0 + 2)) == 1 and again.bans(T0 + 2) == []
