@@ -22,7 +22,6 @@ See docs/node.md.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import time
@@ -67,9 +66,6 @@ STATUS_INTERVAL_S = 1.0
 STOP_STAGE_TIMEOUT_S = 15.0
 # Room in a frame beyond the block: a PROPOSAL's fields, or a BLOCKS_RESPONSE's commit.
 FRAME_RESERVE = DEFAULT_MAX_FRAME - MAX_BLOCK_BYTES
-# gen0 every 100k new container objects (a few a second under load), gen1 every 10 of
-# those, a full collection every 10 of those (and only once the old objects grew 25%).
-GC_THRESHOLDS = (100_000, 10, 10)
 _log = Log("agora.node")
 
 Status = Callable[[], dict[str, Any]]
@@ -325,7 +321,7 @@ class Node:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         _log.info("node_starting", name=self.config.node.name, node_id=self.key.hex)
-        tune_gc()
+        runtime.tune_gc()
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = {id(a): tg.create_task(a.run(), name=a.name) for a in self.actors}
@@ -359,18 +355,6 @@ def _leaves(eg: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for e in eg.exceptions:
         out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
     return out
-
-
-def tune_gc() -> None:
-    """Collect cycles far less often than CPython's default (700 young objects): a busy
-    node allocates hundreds of thousands of short-lived objects a second, and the
-    collector's passes over them (and over the mempool and the decoded blocks, again
-    and again) took 11-15% of its CPU in `agora bench devnet` at 1,000 tx/s, 3-4%
-    with these thresholds. What is alive at start-up is frozen out of the
-    collector's sight for good (modules, tables, the genesis)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_node(root: Path | str) -> None:

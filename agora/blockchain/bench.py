@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agora import runtime
 from agora.blockchain.chain import Chain
 from agora.blockchain.core_module import Transfer
 from agora.blockchain.devchain import BLOCK_MS, Driver, dev_genesis, dev_keys
@@ -258,7 +259,7 @@ def run(
     raw = RawVerify(cores)
     out: dict[str, PipelineResult] = {}
     try:
-        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp, runtime.node_gc():
             for name, sync, lane in (
                 ("serial", "FULL", ""),
                 ("threads", "FULL", "threads"),

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from agora import runtime
 from agora.blockchain.bench import measure_verify
 from agora.blockchain.chain import Chain
 from agora.blockchain.devchain import Driver, dev_keys
@@ -154,27 +155,27 @@ def run(
         try:
             progress(f"setup: {accounts:,} handles, {accounts * follows:,} follows")
             t0 = time.perf_counter()
-            ing.run(_blocks(w, w.handles(SETUP_BLOCK), pool), timed=False)
-            ing.run(_blocks(w, w.follow_plans(SETUP_BLOCK), pool), timed=False)
+            with runtime.node_gc():
+                ing.run(_blocks(w, w.handles(SETUP_BLOCK), pool), timed=False)
+                ing.run(_blocks(w, w.follow_plans(SETUP_BLOCK), pool), timed=False)
             progress(f"setup took {time.perf_counter() - t0:,.0f} s")
-            gc.collect()
-            gc.freeze()
             setup_txs = accounts * (follows + 1)
             likes = Ingest(chain, driver)
             done = 0
             samples: list[float] = []
-            while done < posts:
-                n = min(POST_BLOCK * 20, posts - done)
-                plans = [w.post_plan(min(POST_BLOCK, n - k)) for k in range(0, n, POST_BLOCK)]
-                blocks = [w.sign(p, pool) for p in plans]  # signed before timing
-                if not samples or done + n >= posts:
-                    samples.append(_verify_sample(blocks, cores))
-                ing.run(iter(blocks), timed=True)
-                sizes = [min(POST_BLOCK, n // 2 - k) for k in range(0, n // 2, POST_BLOCK)]
-                likes.run(iter([w.sign(w.like_plan(k), pool) for k in sizes]), timed=True)
-                done += n
-                rate = ing.txs / ing.seconds if ing.seconds else 0.0
-                progress(f"posts {done:,} of {posts:,}: {rate:,.0f} posts/s so far")
+            with runtime.node_gc():  # as a node runs (it also freezes the setup's objects)
+                while done < posts:
+                    n = min(POST_BLOCK * 20, posts - done)
+                    plans = [w.post_plan(min(POST_BLOCK, n - k)) for k in range(0, n, POST_BLOCK)]
+                    blocks = [w.sign(p, pool) for p in plans]  # signed before timing
+                    if not samples or done + n >= posts:
+                        samples.append(_verify_sample(blocks, cores))
+                    ing.run(iter(blocks), timed=True)
+                    sizes = [min(POST_BLOCK, n // 2 - k) for k in range(0, n // 2, POST_BLOCK)]
+                    likes.run(iter([w.sign(w.like_plan(k), pool) for k in sizes]), timed=True)
+                    done += n
+                    rate = ing.txs / ing.seconds if ing.seconds else 0.0
+                    progress(f"posts {done:,} of {posts:,}: {rate:,.0f} posts/s so far")
             ingest = ing.txs / ing.seconds if ing.seconds else 0.0
             like_rate = likes.txs / likes.seconds if likes.seconds else 0.0
             height = chain.height

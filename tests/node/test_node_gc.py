@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from agora.node import GC_THRESHOLDS, tune_gc
+from agora.runtime import GC_THRESHOLDS, tune_gc
 
 
 def test_tune_gc_raises_the_thresholds_and_freezes_what_is_alive() -> None:
