@@ -18,7 +18,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def child_env() -> dict[str, str]:
-    """The environment for a child that must not outlive this process."""
+    """The environment for a child that must not outlive this process. Start the child
+    from the main thread: Linux signals it when the thread that forked it ends."""
     return {**os.environ, ENV: str(os.getpid())}
 
 
