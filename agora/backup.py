@@ -90,9 +90,7 @@ def backup(root: Path, out: Path) -> BackupInfo:
 
 
 def restore(file: Path, root: Path) -> BackupInfo:
-    home = Home(root)
-    if not home.config.exists():
-        raise LocalError(f"{root} is not a node home: run `agora init`", code="no_home")
+    home = Home(root).require()
     lock = HomeLock.acquire(home.root)
     try:
         started = home.chain_started()

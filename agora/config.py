@@ -139,6 +139,12 @@ class Home:
     def status(self) -> Path:
         return self.root / "status.json"
 
+    def require(self) -> Home:
+        """This home, or LocalError `no_home` if `agora init` never made it."""
+        if not self.config.exists():
+            raise LocalError(f"{self.root} is not a node home: run `agora init`", code="no_home")
+        return self
+
     def make_dirs(self) -> None:
         for d in (self.root, self.data, self.p2p):
             d.mkdir(parents=True, exist_ok=True)

@@ -114,9 +114,7 @@ def home_validator_key(root: Path) -> bytes:
 def install_genesis(g: Genesis, root: Path) -> None:
     """Put `g` in the home at `root`, which must not have started a chain yet (its store
     and consensus WAL are bound to the genesis it started with)."""
-    home = Home(root)
-    if not home.config.exists():
-        raise LocalError(f"{root} is not a node home: run `agora init`", code="no_home")
+    home = Home(root).require()
     started = home.chain_started()
     if started is not None:
         raise LocalError(

@@ -17,6 +17,9 @@ from typing import Any, Generic, TypeVar
 
 from agora.errors import LocalError
 
+# gen0 every 100k new container objects (a few a second under load), gen1 every 10 of
+# those, a full collection every 10 of those (and only once the old objects grew 25%).
+GC_THRESHOLDS = (100_000, 10, 10)
 T = TypeVar("T")
 
 _uvloop: ModuleType | None
@@ -140,11 +143,6 @@ class ActorThread(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._result  # type: ignore[return-value]
-
-
-# gen0 every 100k new container objects (a few a second under load), gen1 every 10 of
-# those, a full collection every 10 of those (and only once the old objects grew 25%).
-GC_THRESHOLDS = (100_000, 10, 10)
 
 
 def tune_gc() -> None:

@@ -1,4 +1,4 @@
-"""`agora bans --home DIR`: a stopped node's peer bans, and lifting them."""
+"""`agora bans --home DIR`: a node's peer bans, and lifting them (node stopped)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rich.table import Table
 
 from agora.cli import main
 from agora.config import Home
-from agora.errors import AgoraError, LocalError
+from agora.errors import AgoraError
 from agora.home_lock import HomeLock
-from agora.peer_net.bans import Ban, BanList
+from agora.peer_net.bans import FILE, Ban, BanList
 from agora.social.render import console
 
 
@@ -37,23 +37,21 @@ def _table(bans: list[Ban]) -> Table:
 @click.option("--lift-all", is_flag=True, help="Lift every ban.")
 def bans(home: Path, target: str | None, lift_all: bool) -> None:
     """List the peers HOME's node has banned; lift bans (the node must be stopped)."""
-    h = Home(home)
+    if target is not None and lift_all:
+        raise click.UsageError("--lift or --lift-all, not both")
+    now = time.time()
     try:
-        if not h.config.exists():
-            raise LocalError(f"{home} is not a node home: run `agora init`", code="no_home")
+        path = Home(home).require().p2p / FILE
         if target is None and not lift_all:  # reading is safe while the node runs
-            now = time.time()
-            found = BanList(h.p2p / "bans.json", now).bans(now)
+            found = BanList(path, now).bans(now)
             if found:
                 console().print(_table(found))
             else:
                 click.echo("no bans")
             return
-        lock = HomeLock.acquire(h.root)  # a running node owns bans.json: stop it first
+        lock = HomeLock.acquire(home)  # a running node owns the file: stop it first
         try:
-            lifted = BanList(h.p2p / "bans.json", time.time()).lift(
-                None if lift_all else target, time.time()
-            )
+            lifted = BanList(path, now).lift(target, now)
         finally:
             lock.release()
     except AgoraError as e:

@@ -20,6 +20,7 @@ from agora.peer_net.statefile import read_json, write_json_atomic
 
 OFFENCE_MEMORY_S = 24 * 3600.0  # a ban this long ago no longer makes the next one longer
 MAX_BANS = 100_000
+FILE = "bans.json"  # in the node's p2p directory
 MIN_ID_PREFIX = 8  # hex digits: enough to name one node of a real network
 
 
@@ -143,10 +144,10 @@ class BanList:
     def lift(self, target: str | None, now: float) -> list[Ban]:
         """An operator's pardon: the bans of one node (by a hex prefix of its id) or of
         one IP, or every ban (None); their offences are forgotten too. Saved at once."""
-        match = _matcher(target)
+        match, by_prefix = _matcher(target)
         lifted = [b for b in self.bans(now) if match(b)]
         ids = {b.peer_id for b in lifted if b.peer_id is not None}
-        if len(ids) > 1 and target is not None:
+        if by_prefix and len(ids) > 1:  # an IP may be shared by several nodes; a prefix not
             n = len(ids)
             raise LocalError(f"{target!r} names {n} nodes: give more of the id", code="ambiguous")
         for b in lifted:
@@ -178,17 +179,18 @@ class BanList:
         write_json_atomic(self.path, BanFile(version=1, bans=bans, offences=offences))
 
 
-def _matcher(target: str | None) -> Callable[[Ban], bool]:
+def _matcher(target: str | None) -> tuple[Callable[[Ban], bool], bool]:
+    """Which bans `target` names, and whether it names them by a node id prefix."""
     if target is None:
-        return lambda b: True
+        return (lambda b: True), False
     try:
         ip = str(ipaddress.ip_address(target))
     except ValueError:
         pass
     else:
-        return lambda b: b.ip == ip
+        return (lambda b: b.ip == ip), False
     prefix = target.lower()
     if len(prefix) < MIN_ID_PREFIX or len(prefix) > 64 or prefix.strip("0123456789abcdef"):
         msg = f"a ban is lifted by an IP or at least {MIN_ID_PREFIX} hex digits of a node id"
         raise LocalError(msg, code="bad_ban_target")
-    return lambda b: b.peer_id is not None and b.peer_id.hex().startswith(prefix)
+    return (lambda b: b.peer_id is not None and b.peer_id.hex().startswith(prefix)), True

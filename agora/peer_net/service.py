@@ -32,6 +32,7 @@ from agora.errors import LocalError, RemoteError
 from agora.logs import Log
 from agora.peer_net.addr import format_addr, normalize_addr
 from agora.peer_net.addrbook import AddrBook
+from agora.peer_net.bans import FILE as BAN_FILE
 from agora.peer_net.commands import Commands
 from agora.peer_net.connection import (
     Connection,
@@ -92,7 +93,7 @@ class PeerNet:
         self.log = Log("agora.peer_net")
         now = clock()
         path = state_dir
-        self.peers = Peers(settings.limits, path / "bans.json" if path else None, now)
+        self.peers = Peers(settings.limits, path / BAN_FILE if path else None, now)
         host, port = settings.listen
         self.external = settings.external or (format_addr(host, port) if port else "")
         self.book = AddrBook(path / "addrbook.json" if path else None, [self.external])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
@@ -135,11 +134,9 @@ class RpcServer:
         finally:
             # Queries still running on the pool read the store: whoever closes the readers
             # after this returns must find them done (bounded: each query is short).
-            done = asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(self.executor.shutdown, wait=True, cancel_futures=True)
-            )
+            drain = asyncio.to_thread(self.executor.shutdown, wait=True, cancel_futures=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(done), EXECUTOR_DRAIN_S)
+                await asyncio.wait_for(drain, EXECUTOR_DRAIN_S)
 
     async def wait_started(self) -> Addr:
         addr = await self.server.wait_started()

@@ -235,3 +235,6 @@ def test_an_operator_lifts_bans_by_id_prefix_or_ip_and_the_offences_with_them(
     again = BanList(tmp_path / "bans.json", T0 + 2)  # saved at once
     assert [b.peer_id for b in again.bans(T0 + 2)] == [B]
     assert len(again.lift(None, T0 + 2)) == 1 and again.bans(T0 + 2) == []
+    again.ban(A, "203.0.113.5", "operator", 100.0, T0 + 2)  # two nodes behind one address
+    again.ban(B, "203.0.113.5", "operator", 100.0, T0 + 2)
+    assert {b.peer_id for b in again.lift("203.0.113.5", T0 + 3)} == {A, B}
