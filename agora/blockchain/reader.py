@@ -150,27 +150,6 @@ class Reader(ReadOnlyPool):
         tx = _tx(row[1], row[2])
         return TxInfo(tx, tx_hash, height, index, row[3], row[4], merkle_proof(hashes, index))
 
-    def txs_by_sender(self, sender: bytes, after_nonce: int = 0, limit: int = 50) -> list[TxInfo]:
-        """The sender's txs in nonce order, `limit` at a time: pass the last nonce seen."""
-        limit = max(0, min(limit, 1000))
-        rows = (
-            self.conn()
-            .execute(
-                "SELECT id, tx, body, code, message FROM txs"
-                " WHERE skey = ? AND nonce > ? ORDER BY nonce LIMIT ?",
-                (key8(sender), after_nonce, limit * 2),  # room for prefix look-alikes
-            )
-            .fetchall()
-        )
-        out = []
-        for i, raw, body, code, msg in rows:
-            tx = _tx(raw, body)
-            if tx.envelope.sender != sender:
-                continue
-            h, idx = i >> TX_ID_BITS, i & _INDEX_MASK
-            out.append(TxInfo(tx, sha256(raw), h, idx, code, msg, None))
-        return out[:limit]
-
     def account(self, pub_key: bytes) -> Account:
         q = "SELECT value FROM state WHERE key = ?"
         row = self.conn().execute(q, (account_key(pub_key),)).fetchone()

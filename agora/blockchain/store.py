@@ -164,22 +164,9 @@ class Store:
         for i, (tx, th, env, (code, message)) in enumerate(
             zip(block.txs, hashes, envelopes, results, strict=True)
         ):
-            e = tx.envelope
-            add(
-                (
-                    base + i,
-                    k8(th)[0],
-                    k8(e.sender)[0],
-                    e.nonce,
-                    env + tx.signature,
-                    tx.body,
-                    code,
-                    message,
-                )
-            )
+            add((base + i, k8(th)[0], env + tx.signature, tx.body, code, message))
         self.conn.executemany(
-            "INSERT INTO txs (id, hkey, skey, nonce, tx, body, code, message)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO txs (id, hkey, tx, body, code, message) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
         if block.evidence:
