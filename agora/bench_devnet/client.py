@@ -66,7 +66,8 @@ def call_body(method: str, params: Any, id: int) -> bytes:
 
 
 class HttpRpc:
-    """One keep-alive HTTP/1.1 connection; one request in flight at a time."""
+    """One keep-alive HTTP/1.1 connection. `post` is one request at a time; `send` and
+    `answers` pipeline them (the node answers a connection's requests in order)."""
 
     def __init__(self, addr: str, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         self.addr = addr
@@ -82,10 +83,19 @@ class HttpRpc:
 
     async def post(self, body: bytes) -> list[Answer]:
         """POST a JSON-RPC body (single or batch); the answers, in order."""
+        await self.send(body)
+        return await self.answers()
+
+    async def send(self, body: bytes) -> None:
+        """Write one POST, without waiting for its answer."""
         head = f"{self._head}Content-Length: {len(body)}\r\n\r\n".encode()
         self.writer.write(head + body)
         async with asyncio.timeout(IO_TIMEOUT_S):
             await self.writer.drain()
+
+    async def answers(self) -> list[Answer]:
+        """The answers to the oldest POST not yet read."""
+        async with asyncio.timeout(IO_TIMEOUT_S):
             status_head = await self.reader.readuntil(b"\r\n\r\n")
             lines = status_head.split(b"\r\n")
             status = lines[0].split(b" ", 2)

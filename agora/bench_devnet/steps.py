@@ -4,7 +4,9 @@
 the finality time of the txs in it (submit → final, as the bench sees it).
 `judge` turns one step's counts into a `StepResult`: finalized tx/s is the
 step's txs final by `drain_s` after its last send, over the time it sent for;
-a step is sustained when that is at least `KEEP_UP` of the rate asked for.
+a step is sustained when that is at least `KEEP_UP` of the rate asked for and
+half its txs were final within `MAX_P50_MS` (a rate the chain only keeps up
+with by letting a backlog grow is not sustained).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agora.bench_devnet.client import BlockFeed
 from agora.bench_devnet.load import Sent
 
 KEEP_UP = 0.95
+MAX_P50_MS = 1500.0  # 1.5 block intervals: the finality the issue asks for at that rate
 
 
 @dataclass
@@ -124,7 +127,9 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
         block_interval_ms_p50=float(statistics.median(gaps)) if gaps else 0.0,
         txs_per_block=round(sum(b.txs for b in blocks) / len(blocks), 1) if blocks else 0.0,
         blocks=len(blocks),
-        sustained=finalized_rate >= KEEP_UP * rate,
+        sustained=finalized_rate >= KEEP_UP * rate
+        and bool(lats)
+        and statistics.median(lats) <= MAX_P50_MS,
         answer_ms_p50=round(_pct(answers, 0.5), 1),
         answer_ms_p99=round(_pct(answers, 0.99), 1),
     )

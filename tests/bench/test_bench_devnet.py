@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agora.bench_devnet.load import Sent
-from agora.bench_devnet.steps import Seen, StepResult, Watcher, judge, next_rate
+from agora.bench_devnet.steps import MAX_P50_MS, Seen, StepResult, Watcher, judge, next_rate
 
 KEYS = (
     "finalized_tx_per_s",
@@ -130,3 +130,15 @@ def test_a_step_counts_only_what_was_final_in_time() -> None:
     assert judge(0, 10.0, sent, w, drain_s=3.0).block_interval_ms_p50 == 1200.0
     r2 = judge(0, 9.4, sent, w, drain_s=3.0)
     assert r2.sustained is True
+
+
+def test_a_step_whose_finality_drifts_past_the_bound_is_not_sustained() -> None:
+    w = Watcher()
+    sent = Sent(sent=100, accepted=100, start=10.0, end=20.0)
+    sent.planned_s = 10.0
+    w.final[0] = [(12.0 + i * 0.1, 1.2 + i / 100) for i in range(100)]  # 1.2 .. 2.19 s
+    r = judge(0, 10.0, sent, w, drain_s=3.0)
+    assert r.finalized == 100 and r.finality_ms_p50 > MAX_P50_MS
+    assert r.sustained is False  # every tx final, but a backlog grew
+    w.final[0] = [(12.0 + i * 0.1, 0.5 + i / 100) for i in range(100)]  # 0.5 .. 1.49 s
+    assert judge(0, 10.0, sent, w, drain_s=3.0).sustained is True
