@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import nacl.signing
 
-from agora.bench_devnet.client import HttpRpc, call_body
+from agora.bench_devnet.client import IO_TIMEOUT_S, HttpRpc, call_body
 from agora.blockchain.core_module import Transfer
 from agora.blockchain.genesis import dev_signing_key
 from agora.blockchain.tx import TX_DOMAIN, Tx, encode_tx, make_tx, tx_hash
@@ -154,6 +154,10 @@ async def drive(
     sent_at: asyncio.Queue[tuple[int, int, float] | None] = asyncio.Queue()
 
     async def read_answers() -> None:
+        async with asyncio.timeout(max(0.0, hard_end - time.monotonic()) + IO_TIMEOUT_S):
+            await read_all()
+
+    async def read_all() -> None:
         while (batch := await sent_at.get()) is not None:
             first, k, at = batch
             answers = await conn.answers()
