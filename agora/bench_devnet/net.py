@@ -69,6 +69,18 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of this machine so far, from /proc/stat; (0, 0) if unknown.
+    Stolen ticks are the hypervisor running someone else on our cores."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+        return sum(ticks), ticks[7]
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+
+
 def vm_hwm_mb(pid: int) -> float:
     """A process's peak resident set (VmHWM) in MB; 0 if it is gone."""
     try:

@@ -28,7 +28,7 @@ from typing import Any
 from agora import runtime
 from agora.bench_devnet.client import BlockFeed, HttpRpc
 from agora.bench_devnet.load import Accounts, Sent, drive
-from agora.bench_devnet.net import CHAIN_ID, BenchNet
+from agora.bench_devnet.net import CHAIN_ID, BenchNet, machine_ticks
 from agora.bench_devnet.steps import StepResult, Watcher, judge, next_rate, with_cpu
 from agora.blockchain.bench import measure_verify
 
@@ -116,6 +116,7 @@ def _result(opts: Options, out: Outcome, samples: list[float], cores: int) -> di
         "ratio": round(rate * opts.nodes / verify, 3) if verify else 0.0,
         "sustained": bool(best and best.sustained),
         "sustained_rate": best.rate if best else 0.0,
+        "steal_pct": best.steal_pct if best else 0.0,  # of the machine's CPU, in that step
         "peak_rss_mb_by_node": {k: round(v, 1) for k, v in sorted(out.rss.items())},
         "verify_per_s_samples": [round(x) for x in samples],
         "cores": cores,
@@ -196,7 +197,7 @@ async def _one_step(
     w: Watcher,
     opts: Options,
 ) -> StepResult:
-    cpu0, own0 = net.cpu_seconds(), time.process_time()
+    cpu0, own0, ticks0 = net.cpu_seconds(), time.process_time(), machine_ticks()
     sent = Sent()
     per_conn = rate / len(conns)
     t0 = time.monotonic() + 0.05
@@ -210,7 +211,9 @@ async def _one_step(
     while time.monotonic() < cutoff and w.left(step) > 0:
         await w.next_block(cutoff)
     result = judge(step, rate, sent, w, opts.drain_s)
-    return with_cpu(result, net.cpu_seconds() - cpu0, time.process_time() - own0)
+    (all0, stolen0), (all1, stolen1) = ticks0, machine_ticks()
+    steal = (stolen1 - stolen0) / (all1 - all0) if all1 > all0 else 0.0
+    return with_cpu(result, net.cpu_seconds() - cpu0, time.process_time() - own0, steal)
 
 
 async def _cleared(step: int, w: Watcher, control: list[HttpRpc]) -> bool:
@@ -232,6 +235,7 @@ def _line(s: StepResult) -> str:
         f"{s.finalized_tx_per_s:>8.1f}/s, p50 {s.finality_ms_p50:>6.0f} ms, p99 "
         f"{s.finality_ms_p99:>6.0f} ms, block {s.block_interval_ms_p50:>5.0f} ms, "
         f"{s.txs_per_block:>6.0f} tx/block, answers p50 {s.answer_ms_p50:.0f} ms, "
-        f"refused {refused}, CPU {s.cpu_us_per_tx:.0f} µs/tx (load {s.load_cpu_us_per_tx:.0f})"
+        f"refused {refused}, CPU {s.cpu_us_per_tx:.0f} µs/tx (load {s.load_cpu_us_per_tx:.0f}),"
+        f" steal {s.steal_pct:.0f}%"
         f"{'' if s.sustained else '  (not sustained)'}"
     )

@@ -89,6 +89,9 @@ class StepResult:
     node_cpu_s: float = 0.0
     cpu_us_per_tx: float = 0.0
     load_cpu_us_per_tx: float = 0.0  # the bench process's own (sending, following blocks)
+    # Share of the machine's CPU time the hypervisor gave to others during the step: a
+    # step with much of it ran on a slower machine than the verify_per_s samples did.
+    steal_pct: float = 0.0
 
     def row(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -135,7 +138,9 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
     )
 
 
-def with_cpu(r: StepResult, node_cpu_s: float, load_cpu_s: float) -> StepResult:
+def with_cpu(
+    r: StepResult, node_cpu_s: float, load_cpu_s: float, steal_share: float = 0.0
+) -> StepResult:
     """`r` with the CPU the nodes and the load generator used during the step."""
     n = max(1, r.finalized)
     return replace(
@@ -143,6 +148,7 @@ def with_cpu(r: StepResult, node_cpu_s: float, load_cpu_s: float) -> StepResult:
         node_cpu_s=round(node_cpu_s, 2),
         cpu_us_per_tx=round(node_cpu_s * 1e6 / n, 1),
         load_cpu_us_per_tx=round(load_cpu_s * 1e6 / n, 1),
+        steal_pct=round(100 * steal_share, 1),
     )
 
 

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from agora.bench_devnet.load import Sent
-from agora.bench_devnet.steps import MAX_P50_MS, Seen, StepResult, Watcher, judge, next_rate
+from agora.bench_devnet.net import machine_ticks
+from agora.bench_devnet.steps import (
+    MAX_P50_MS,
+    Seen,
+    StepResult,
+    Watcher,
+    judge,
+    next_rate,
+    with_cpu,
+)
 
 KEYS = (
     "finalized_tx_per_s",
@@ -142,3 +151,10 @@ def test_a_step_whose_finality_drifts_past_the_bound_is_not_sustained() -> None:
     assert r.sustained is False  # every tx final, but a backlog grew
     w.final[0] = [(12.0 + i * 0.1, 0.5 + i / 100) for i in range(100)]  # 0.5 .. 1.49 s
     assert judge(0, 10.0, sent, w, drain_s=3.0).sustained is True
+
+
+def test_steps_report_the_cpu_the_hypervisor_stole() -> None:
+    total, stolen = machine_ticks()
+    assert total > 0 and 0 <= stolen <= total  # Linux: /proc/stat is there
+    r = with_cpu(_step(100, True), node_cpu_s=2.0, load_cpu_s=0.1, steal_share=0.123)
+    assert r.steal_pct == 12.3 and r.row()["steal_pct"] == 12.3
