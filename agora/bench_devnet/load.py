@@ -155,26 +155,23 @@ async def drive(
 
     async def read_answers() -> None:
         async with asyncio.timeout(max(0.0, hard_end - time.monotonic()) + IO_TIMEOUT_S):
-            await read_all()
+            while (batch := await sent_at.get()) is not None:
+                first, k, at = batch
+                answers = await conn.answers()
+                room.release()
+                out.answer_s.append(time.monotonic() - at)
+                if len(answers) != k:
+                    raise ValueError(f"{k} calls, {len(answers)} answers")
+                for h, a in zip(hashes[first : first + k], answers, strict=True):
+                    if a.error is None:
+                        out.accepted += 1
+                    else:
+                        pending.pop(h, None)
+                        code = a.error_code()
+                        out.refused[code] = out.refused.get(code, 0) + 1
 
-    async def read_all() -> None:
-        while (batch := await sent_at.get()) is not None:
-            first, k, at = batch
-            answers = await conn.answers()
-            room.release()
-            out.answer_s.append(time.monotonic() - at)
-            if len(answers) != k:
-                raise ValueError(f"{k} calls, {len(answers)} answers")
-            for h, a in zip(hashes[first : first + k], answers, strict=True):
-                if a.error is None:
-                    out.accepted += 1
-                else:
-                    pending.pop(h, None)
-                    code = a.error_code()
-                    out.refused[code] = out.refused.get(code, 0) + 1
-
-    async with asyncio.TaskGroup() as tg:
-        reader = tg.create_task(read_answers())
+    async with asyncio.TaskGroup() as tg:  # on exit it waits for the answers too
+        tg.create_task(read_answers())
         try:
             sent = 0
             while sent < n:
@@ -202,4 +199,3 @@ async def drive(
         finally:
             out.end = max(out.end, time.monotonic())  # the last send
             sent_at.put_nowait(None)
-        await reader

@@ -110,6 +110,7 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
     window = max(sent.end - sent.start, sent.planned_s, 1e-3)
     done = [(at, lat) for at, lat in w.final.get(step, []) if at <= cutoff]
     lats = [lat * 1000 for _, lat in done]
+    p50 = statistics.median(lats) if lats else None
     answers = [x * 1000 for x in sent.answer_s]
     blocks = [b for b in w.blocks if sent.start <= b.arrival <= cutoff]
     # Each block's interval from the one before it, even if that one came before the
@@ -125,14 +126,12 @@ def judge(step: int, rate: float, sent: Sent, w: Watcher, drain_s: float) -> Ste
         offered_tx_per_s=round(sent.sent / window, 1),
         finalized=len(done),
         finalized_tx_per_s=round(finalized_rate, 1),
-        finality_ms_p50=round(statistics.median(lats), 1) if lats else 0.0,
+        finality_ms_p50=round(p50, 1) if p50 is not None else 0.0,
         finality_ms_p99=round(_pct(lats, 0.99), 1),
         block_interval_ms_p50=float(statistics.median(gaps)) if gaps else 0.0,
         txs_per_block=round(sum(b.txs for b in blocks) / len(blocks), 1) if blocks else 0.0,
         blocks=len(blocks),
-        sustained=finalized_rate >= KEEP_UP * rate
-        and bool(lats)
-        and statistics.median(lats) <= MAX_P50_MS,
+        sustained=finalized_rate >= KEEP_UP * rate and p50 is not None and p50 <= MAX_P50_MS,
         answer_ms_p50=round(_pct(answers, 0.5), 1),
         answer_ms_p99=round(_pct(answers, 0.99), 1),
     )

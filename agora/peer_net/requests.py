@@ -132,10 +132,8 @@ class RequestTracker:
                 continue  # answered or dropped already
             p = entry[0]
             self._remove(p)
-            self._late[msg_id] = (p.peer_id, p.code, now + self.late_memory_s)
             out.append(p)
-        while len(self._late) > self.max_late:
-            self._late.popitem(last=False)
+        self._remember_late(out, now)
         self._prune_late(now)
         return out
 
@@ -147,11 +145,15 @@ class RequestTracker:
         """
         ids = self._by_peer.pop(peer_id, set())
         out = sorted((self._pending.pop(i)[0] for i in ids), key=lambda p: (p.sent_at, p.msg_id))
-        for p in out:
-            self._late[p.msg_id] = (peer_id, p.code, now + self.late_memory_s)
+        self._remember_late(out, now)
+        return out
+
+    def _remember_late(self, ended: list[Pending], now: float) -> None:
+        """Answers to these may still come, for `late_memory_s` (the oldest go first)."""
+        for p in ended:
+            self._late[p.msg_id] = (p.peer_id, p.code, now + self.late_memory_s)
         while len(self._late) > self.max_late:
             self._late.popitem(last=False)
-        return out
 
     def next_deadline(self) -> float | None:
         """When `expire()` next has work, for the caller's timer."""

@@ -21,7 +21,7 @@ from agora.rpc.messages import Publisher
 from agora.rpc.subscriptions import Topic
 from agora.social.cursor import nid_cursor, parse_nid, parse_seq, seq_cursor
 from agora.social.queries import notification
-from agora.social.reader import _HEX_KEY
+from agora.social.reader import HEX_KEY
 from agora.social.service import SocialReader
 from agora.social.views import AccountRef, NotificationEvent, PostEvent
 
@@ -110,7 +110,7 @@ class _Base:
         try:
             return self.reader.account_id(c, who)
         except RemoteError as exc:
-            if exc.code == "not_found" and _HEX_KEY.fullmatch(who):
+            if exc.code == "not_found" and HEX_KEY.fullmatch(who):
                 return None
             raise
 

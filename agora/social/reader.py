@@ -18,7 +18,7 @@ from agora.social.cursor import seq_cursor
 from agora.social.views import AccountRef, PostView
 from agora.sqlite_ro import ReadOnlyPool
 
-_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 _HANDLE = re.compile(r"@?([A-Za-z0-9_]{3,20})")
 MAX_LIMIT = 100
 
@@ -72,7 +72,7 @@ class Base(ReadOnlyPool):
 
     def account_id(self, c: sqlite3.Connection, who: str) -> tuple[int, bytes]:
         """An account named by its hex key or its handle (with or without @)."""
-        if _HEX_KEY.fullmatch(who):
+        if HEX_KEY.fullmatch(who):
             row = c.execute(
                 "SELECT id, key FROM social_accounts WHERE key = ?", (bytes.fromhex(who),)
             ).fetchone()
@@ -87,7 +87,7 @@ class Base(ReadOnlyPool):
         return int(row[0]), bytes(row[1])
 
     def post_seq(self, c: sqlite3.Connection, post_id: str) -> int:
-        if not _HEX_KEY.fullmatch(post_id):
+        if not HEX_KEY.fullmatch(post_id):
             raise RemoteError("a post id is 64 hex digits", code="bad_post_id")
         row = c.execute(
             "SELECT value FROM state WHERE key = ?", (b"social/p/" + bytes.fromhex(post_id),)

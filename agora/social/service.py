@@ -12,7 +12,7 @@ from agora.errors import RemoteError
 from agora.social.bodies import KINDS
 from agora.social.cursor import seq_cursor
 from agora.social.module import params_of
-from agora.social.reader import _HEX_KEY, not_found
+from agora.social.reader import HEX_KEY, not_found
 from agora.social.search import Search
 from agora.social.state import seq_of
 from agora.social.views import AccountState, SocialInfo, TxResult
@@ -53,7 +53,7 @@ class SocialReader(Search):
     def account_state(self, account: str) -> AccountState:
         """Balance, nonce and quota of a key (or a handle's owner); an unknown key is a
         new account (nonce 0, full quota)."""
-        if _HEX_KEY.fullmatch(account):
+        if HEX_KEY.fullmatch(account):
             key = bytes.fromhex(account)
         else:
             with self.snapshot() as c:
@@ -70,7 +70,7 @@ class SocialReader(Search):
 
     def tx_result(self, tx_hash: str) -> TxResult:
         """Where a committed tx is and whether its module accepted it."""
-        if not _HEX_KEY.fullmatch(tx_hash):
+        if not HEX_KEY.fullmatch(tx_hash):
             raise RemoteError("a tx hash is 64 hex digits", code="bad_tx_hash")
         info = self.chain.get_tx(bytes.fromhex(tx_hash))
         if info is None:
