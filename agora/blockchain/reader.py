@@ -17,6 +17,7 @@ from agora.blockchain.block import Block, Header, decode_commit
 from agora.blockchain.merkle import MerkleProof, merkle_proof
 from agora.blockchain.schema import TX_ID_BITS, key8
 from agora.blockchain.tx import Envelope, Tx
+from agora.blockchain.txindex import IDS_BY_HKEY
 from agora.blockchain.votes import Commit, DuplicateVoteEvidence
 from agora.codec import sha256
 from agora.sqlite_ro import ReadOnlyPool
@@ -131,7 +132,8 @@ class Reader(ReadOnlyPool):
         conn = self._snapshot()
         try:
             rows = conn.execute(
-                "SELECT id, tx, body, code, message FROM txs WHERE hkey = ?", (key8(tx_hash),)
+                f"SELECT id, tx, body, code, message FROM txs WHERE id IN ({IDS_BY_HKEY})",
+                (key8(tx_hash),),
             ).fetchall()
             row = next((r for r in rows if sha256(r[1]) == tx_hash), None)
             if row is None:

@@ -58,6 +58,14 @@ CHAIN_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE txs DROP COLUMN skey;
     ALTER TABLE txs DROP COLUMN nonce;
     """,
+    # v3: the tx-hash index in two tiers (txindex.py), out of the txs table.
+    """
+    DROP INDEX txs_by_hash;
+    CREATE TABLE tx_hashes (hkey INTEGER, id INTEGER, PRIMARY KEY (hkey, id)) WITHOUT ROWID;
+    CREATE TABLE tx_hashes_new (hkey INTEGER, id INTEGER, PRIMARY KEY (hkey, id)) WITHOUT ROWID;
+    INSERT INTO tx_hashes SELECT hkey, id FROM txs ORDER BY hkey, id;
+    ALTER TABLE txs DROP COLUMN hkey;
+    """,
 )
 
 

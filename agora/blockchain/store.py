@@ -22,6 +22,7 @@ from agora.blockchain.block import Block, encode_commit
 from agora.blockchain.schema import CHAIN_MIGRATIONS, TX_ID_BITS, key8, migrate
 from agora.blockchain.state import Changes, StateStore, Writes
 from agora.blockchain.tx import Envelope
+from agora.blockchain.txindex import IDS_BY_HKEY, TxHashIndex
 from agora.blockchain.votes import Commit
 from agora.codec import encode, sha256
 from agora.errors import LocalError
@@ -82,6 +83,7 @@ class Store:
         self.conn = connect(path, synchronous=synchronous)
         migrate(self.conn, "chain", CHAIN_MIGRATIONS)
         self.state = StateStore(self.conn)
+        self.tx_index = TxHashIndex(self.conn)
 
     # --- opening
 
@@ -116,6 +118,7 @@ class Store:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self.state.forget()
+        self.tx_index.reload()
 
     def write_genesis(
         self, genesis_hash: bytes, genesis_time: int, root0: bytes, writes: Writes
@@ -159,16 +162,16 @@ class Store:
         )
         base = h.height << TX_ID_BITS
         k8 = _key8
-        rows: list[tuple[object, ...]] = []
-        add = rows.append
-        for i, (tx, th, env, (code, message)) in enumerate(
-            zip(block.txs, hashes, envelopes, results, strict=True)
-        ):
-            add((base + i, k8(th)[0], env + tx.signature, tx.body, code, message))
+        rows = [
+            (base + i, env + tx.signature, tx.body, code, message)
+            for i, (tx, env, (code, message)) in enumerate(
+                zip(block.txs, envelopes, results, strict=True)
+            )
+        ]
         self.conn.executemany(
-            "INSERT INTO txs (id, hkey, tx, body, code, message) VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO txs (id, tx, body, code, message) VALUES (?, ?, ?, ?, ?)", rows
         )
+        self.tx_index.add([(k8(th)[0], base + i) for i, th in enumerate(hashes)])
         if block.evidence:
             self.conn.executemany(
                 "INSERT INTO evidence (hash, height, validator, data) VALUES (?, ?, ?, ?)",
@@ -181,7 +184,8 @@ class Store:
         n = 0
         for th in hashes:
             for row_id, raw in self.conn.execute(
-                "SELECT id, tx FROM txs WHERE hkey = ? AND body IS NOT NULL", (key8(th),)
+                f"SELECT id, tx FROM txs WHERE id IN ({IDS_BY_HKEY}) AND body IS NOT NULL",
+                (key8(th),),
             ).fetchall():
                 if sha256(raw) != th:
                     continue

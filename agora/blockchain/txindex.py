@@ -1,0 +1,51 @@
+"""The index of txs by hash, in two tiers: recent txs in a small table, merged in bulk.
+
+A hash-keyed B-tree takes its inserts at random pages. With one index over every
+tx, a block of 5,000 txs in a store of 3 million dirtied ~2,600 of its 16 KiB
+pages, each written to the WAL at COMMIT and again by the checkpoint: ~19 µs of
+CPU per tx in COMMIT alone (SQLite replay of a bench social block, 500k posts).
+The recent tier stays a few hundred pages, all in cache; every `MERGE_ROWS`
+txs it is merged into the large tier in key order, inside a block's
+transaction, so each page of the large tier is written once per merge rather
+than once per block. A lookup probes both tiers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MERGE_ROWS = 1 << 17
+
+# Row ids (height << 20 | index) of the txs whose hash starts with key8 ?1.
+IDS_BY_HKEY = (
+    "SELECT id FROM tx_hashes_new WHERE hkey = ?1"
+    " UNION ALL SELECT id FROM tx_hashes WHERE hkey = ?1"
+)
+
+
+class TxHashIndex:
+    """The writer's side: `add` inside the block transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.pending = 0
+        self.reload()
+
+    def reload(self) -> None:
+        """After a rollback: the recent tier as the file has it."""
+        (n,) = self._conn.execute("SELECT count(*) FROM tx_hashes_new").fetchone()
+        self.pending = int(n)
+
+    def add(self, rows: list[tuple[int, int]]) -> None:
+        """(hkey, tx row id) pairs of one block."""
+        rows.sort()
+        self._conn.executemany("INSERT INTO tx_hashes_new (hkey, id) VALUES (?, ?)", rows)
+        self.pending += len(rows)
+        if self.pending >= MERGE_ROWS:
+            self.merge()
+
+    def merge(self) -> None:
+        c = self._conn
+        c.execute("INSERT INTO tx_hashes SELECT hkey, id FROM tx_hashes_new ORDER BY hkey, id")
+        c.execute("DELETE FROM tx_hashes_new")
+        self.pending = 0
