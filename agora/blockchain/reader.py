@@ -153,6 +153,6 @@ class Reader(ReadOnlyPool):
         return TxInfo(tx, tx_hash, height, index, row[3], row[4], merkle_proof(hashes, index))
 
     def account(self, pub_key: bytes) -> Account:
-        q = "SELECT value FROM state WHERE key = ?"
+        q = "SELECT value FROM state_now WHERE key = ?"
         row = self.conn().execute(q, (account_key(pub_key),)).fetchone()
         return load_account(None if row is None else bytes(row[0]))

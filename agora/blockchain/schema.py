@@ -58,8 +58,16 @@ CHAIN_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE txs DROP COLUMN skey;
     ALTER TABLE txs DROP COLUMN nonce;
     """,
-    # v3: the tx-hash index in two tiers (txindex.py), out of the txs table.
+    # v3: the tx-hash index and the KV in two tiers (txindex.py, state.py): a small
+    # table takes each block's randomly keyed inserts and is merged into the large one
+    # in bulk. `state_now` is the KV as it stands (a NULL value in state_new: deleted).
     """
+    CREATE TABLE state_new (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;
+    CREATE VIEW state_now AS
+        SELECT key, value FROM state_new WHERE value IS NOT NULL
+        UNION ALL
+        SELECT key, value FROM state AS s
+        WHERE NOT EXISTS (SELECT 1 FROM state_new AS n WHERE n.key = s.key);
     DROP INDEX txs_by_hash;
     CREATE TABLE tx_hashes (hkey INTEGER, id INTEGER, PRIMARY KEY (hkey, id)) WITHOUT ROWID;
     CREATE TABLE tx_hashes_new (hkey INTEGER, id INTEGER, PRIMARY KEY (hkey, id)) WITHOUT ROWID;

@@ -41,6 +41,25 @@ def next_root(
     return sha256(prev + sha256(encode(changes)) + sha256(encode(list(failures))))
 
 
+# The KV's recent tier is merged into the large one once it holds this many rows. Keys
+# such as a post's id are random: with one table, a block of 5,000 posts dirtied ~2,600
+# of its 16 KiB pages at 500k posts, each written to the WAL at COMMIT and again by the
+# checkpoint. The recent tier stays a few hundred pages; a merge writes each page of
+# the large one once, in key order.
+MERGE_KEYS = 1 << 17
+_GET = "SELECT value FROM state_now WHERE key = ?"
+_PUT = (
+    "INSERT INTO state_new (key, value) VALUES (?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_MERGE = (
+    "DELETE FROM state WHERE key IN (SELECT key FROM state_new WHERE value IS NULL)",
+    "INSERT INTO state (key, value) SELECT key, value FROM state_new WHERE value IS NOT NULL"
+    " ORDER BY key ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    "DELETE FROM state_new",
+)
+
+
 class StateStore:
     """The committed KV, read through a cache, on the writer's connection.
 
@@ -51,6 +70,9 @@ class StateStore:
     up. Hot keys (the active accounts, recent posts) so outlive a stream of keys
     written once (every post's), where clearing the whole cache made the next
     reads of every account go to SQLite again.
+
+    On disk the KV is two tables (`MERGE_KEYS`); readers see them as the view
+    `state_now`.
     """
 
     def __init__(self, conn: sqlite3.Connection, cache_size: int = 500_000) -> None:
@@ -58,6 +80,13 @@ class StateStore:
         self._new: dict[bytes, bytes | None] = {}
         self._old: dict[bytes, bytes | None] = {}
         self._half = max(1, cache_size // 2)
+        self.pending = 0
+        self.reload()
+
+    def reload(self) -> None:
+        """The recent tier's size as the file has it (at start, after a rollback)."""
+        (n,) = self._conn.execute("SELECT count(*) FROM state_new").fetchone()
+        self.pending = int(n)
 
     def get(self, key: bytes) -> bytes | None:
         try:
@@ -68,7 +97,7 @@ class StateStore:
         if key in old:
             value = old.pop(key)
         else:
-            row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            row = self._conn.execute(_GET, (key,)).fetchone()
             value = None if row is None else bytes(row[0])
         self._put(key, value)
         return value
@@ -81,18 +110,15 @@ class StateStore:
         new[key] = value
 
     def write(self, writes: Writes | Changes) -> None:
-        """Inside the block's transaction (in key order if given sorted)."""
-        items = writes.items() if isinstance(writes, dict) else writes
-        puts = [kv for kv in items if kv[1] is not None]
-        dels = [(k,) for k, v in items if v is None]
-        if puts:
-            self._conn.executemany(
-                "INSERT INTO state (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                puts,
-            )
-        if dels:
-            self._conn.executemany("DELETE FROM state WHERE key = ?", dels)
+        """Inside the block's transaction (in key order if given sorted); a deletion is
+        a NULL in the recent tier until a merge."""
+        items = list(writes.items()) if isinstance(writes, dict) else writes
+        self._conn.executemany(_PUT, items)
+        self.pending += len(items)
+        if self.pending >= MERGE_KEYS:
+            for sql in _MERGE:
+                self._conn.execute(sql)
+            self.pending = 0
 
     def committed(self, writes: Writes) -> None:
         # A value older than one in the young generation is never read: `get` looks
@@ -104,6 +130,7 @@ class StateStore:
     def forget(self) -> None:
         """After a rollback whose reads may have cached nothing wrong, but be safe."""
         self._new, self._old = {}, {}
+        self.reload()
 
 
 class Overlay:

@@ -213,5 +213,5 @@ class Store:
 
 def store_digest(conn: sqlite3.Connection) -> bytes:
     """A hash of the whole consensus KV, for tests that compare two stores."""
-    rows = conn.execute("SELECT key, value FROM state ORDER BY key").fetchall()
+    rows = conn.execute("SELECT key, value FROM state_now ORDER BY key").fetchall()
     return sha256(encode([(bytes(k), bytes(v)) for k, v in rows]))

@@ -197,7 +197,7 @@ class Queries(Base):
         self, c: sqlite3.Connection, vid: int, vkey: bytes, aid: int, key: bytes
     ) -> Relation:
         def kv(k: bytes) -> bool:
-            q = "SELECT 1 FROM state WHERE key = ?"
+            q = "SELECT 1 FROM state_now WHERE key = ?"
             return c.execute(q, (b"social/" + k,)).fetchone() is not None
 
         return Relation(

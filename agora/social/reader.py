@@ -90,7 +90,7 @@ class Base(ReadOnlyPool):
         if not HEX_KEY.fullmatch(post_id):
             raise RemoteError("a post id is 64 hex digits", code="bad_post_id")
         row = c.execute(
-            "SELECT value FROM state WHERE key = ?", (b"social/p/" + bytes.fromhex(post_id),)
+            "SELECT value FROM state_now WHERE key = ?", (b"social/p/" + bytes.fromhex(post_id),)
         ).fetchone()
         if row is None:
             raise not_found("post")

@@ -60,7 +60,7 @@ class SocialReader(Search):
                 _, key = self.account_id(c, account)
         with self.snapshot() as c:
             row = c.execute(
-                "SELECT value FROM state WHERE key = ?", (b"social/n/" + key,)
+                "SELECT value FROM state_now WHERE key = ?", (b"social/n/" + key,)
             ).fetchone()
         acct = self.chain.account(key)
         t = self.chain.status().time_ms
