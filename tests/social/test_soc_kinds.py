@@ -283,6 +283,12 @@ def test_conflicts_in_one_block_fail_at_execution(people: Net, reader: SocialRea
     assert reader.profile("erin").key == n.key(4).hex()
     assert reader.posts("bob").items == []
     assert n.chain.view().account(n.key(1)).nonce == 2  # handle, then the failed post
+    q = n.post(0, "another")
+    r = n.block(
+        n.tx(0, "block", b.Target(n.key(3))),
+        n.tx(3, "post", b.Post(b"hi alice", reply_to=q)),
+    )
+    assert [c for c, _ in r.results] == ["ok", "blocked"]
 
 
 def test_same_blocks_same_root(tmp_path: Path) -> None:
