@@ -9,7 +9,7 @@ from agora.blockchain.module import ApplyContext
 from agora.social import posts
 from agora.social import schema as sc
 from agora.social import state as st
-from agora.social.batch import REACTIONS
+from agora.social.batch import REACTIONS, delete_notes
 from agora.social.index import IndexWriter
 from agora.social.rules import Plan
 from agora.social.views import AccountRef, NotificationEvent, PostEvent
@@ -161,4 +161,5 @@ class Applier:
         c.execute(
             "UPDATE social_posts SET reactions = reactions - 1 WHERE seq = ?", (plan.post.seq,)
         )
-        c.execute("DELETE FROM social_notifications WHERE id = ?", (st.seq_from(plan.raw) << 8,))
+        nid = st.seq_from(plan.raw) << 8
+        delete_notes(c, nid, nid)

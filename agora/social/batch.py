@@ -14,7 +14,14 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from agora.social import schema as sc
+
 HOUR_MS = 3_600_000
+# Notifications are keyed by recipient in their index, so each insert lands on a random
+# page: in a store with millions, a block of 5,000 posts dirtied ~1,000 pages of it. New
+# ones go to a recent tier (a few hundred pages) that is merged into the large table
+# once its oldest row is this many blocks old; queries read both (queries.py).
+NOTES_MERGE_BLOCKS = 64
 # Post counters, by column index in Batch.counts.
 REPLIES, QUOTES, REPOSTS, REACTIONS = 0, 1, 2, 3
 
@@ -32,7 +39,7 @@ class Batch:
     tags: list[tuple[str, int]] = field(default_factory=list)
     tag_totals: dict[str, int] = field(default_factory=dict)
     tag_hours: dict[tuple[int, str], int] = field(default_factory=dict)
-    notes: list[tuple[object, ...]] = field(default_factory=list)
+    notes: list[tuple[int, int, int, int, int | None, int]] = field(default_factory=list)
     reactions: list[tuple[int, int, str, int]] = field(default_factory=list)
     counts: dict[int, list[int]] = field(default_factory=dict)  # post seq -> 4 deltas
     author_posts: dict[int, int] = field(default_factory=dict)  # account id -> delta
@@ -87,13 +94,32 @@ class Batch:
             )
         if self.notes:
             c.executemany(
-                "INSERT INTO social_notifications (id, recipient, kind, actor, subject, time)"
+                "INSERT INTO social_notifications_new (id, recipient, kind, actor, subject, time)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 self.notes,  # ids ascend: seq << 8 | n, in block order
             )
+            merge_notes_if_due(c, self.notes[-1][0] >> NID_HEIGHT_SHIFT)
         self.clear()
 
     def clear(self) -> None:
         self.posts, self.roots, self.fts, self.tags = [], {}, {}, []
         self.tag_totals, self.tag_hours, self.notes, self.reactions = {}, {}, [], []
         self.counts, self.author_posts = {}, {}
+
+
+NID_HEIGHT_SHIFT = 28  # a notification id is (height << 20 | tx index) << 8 | n
+
+
+def merge_notes_if_due(c: sqlite3.Connection, height: int) -> None:
+    (oldest,) = c.execute("SELECT min(id) FROM social_notifications_new").fetchone()
+    if oldest is not None and height - (oldest >> NID_HEIGHT_SHIFT) >= NOTES_MERGE_BLOCKS:
+        c.execute(
+            "INSERT INTO social_notifications SELECT * FROM social_notifications_new ORDER BY id"
+        )
+        c.execute("DELETE FROM social_notifications_new")
+
+
+def delete_notes(c: sqlite3.Connection, lo: int, hi: int) -> None:
+    """Notifications with ids lo..hi, in whichever tier they are."""
+    for t in sc.NOTIFICATION_TABLES:
+        c.execute(f"DELETE FROM {t} WHERE id BETWEEN ? AND ?", (lo, hi))

@@ -35,16 +35,21 @@ _ITEMS = (
     " AND (p.kind = 0 OR (t.deleted = 0 AND t.author NOT IN ({hidden})))"
     " ORDER BY p.seq DESC LIMIT ?"
 )
-_NOTIFS = (
+_NOTIFS_ARM = (
     "SELECT n.id, n.kind, a.key, a.handle, s.id, n.time, src.id, rx.reaction"
-    " FROM social_notifications n JOIN social_accounts a ON a.id = n.actor"
+    " FROM {table} n JOIN social_accounts a ON a.id = n.actor"
     " LEFT JOIN social_posts s ON s.seq = n.subject"
     " LEFT JOIN social_posts src ON n.kind IN (1, 2, 3, 4) AND src.seq = n.id >> 8"
     " LEFT JOIN social_reactions rx ON n.kind = 5 AND rx.post = n.subject"
     " AND rx.account = n.actor"
     " WHERE n.recipient = ? AND n.id {op} ? AND n.actor NOT IN ({hidden})"
     " AND (n.subject IS NULL OR s.deleted = 0)"
-    " ORDER BY n.id {order} LIMIT ?"
+)
+# Both tiers (batch.py), each read in id order through its recipient index and merged,
+# so a page still stops after `limit` rows.
+_NOTIFS = (
+    " UNION ALL ".join(_NOTIFS_ARM.replace("{table}", t) for t in sc.NOTIFICATION_TABLES)
+    + " ORDER BY 1 {order} LIMIT ?"
 )
 
 
@@ -239,9 +244,9 @@ class Queries(Base):
         hidden = self.hidden(c, aid)
         if after is None:
             q = _NOTIFS.format(op="<", hidden=_marks(len(hidden)), order="DESC")
-            return c.execute(q, (aid, before, *hidden, limit)).fetchall()
+            return c.execute(q, (*(aid, before, *hidden) * 2, limit)).fetchall()
         q = _NOTIFS.format(op=">", hidden=_marks(len(hidden)), order="ASC")
-        return c.execute(q, (aid, after, *hidden, limit)).fetchall()
+        return c.execute(q, (*(aid, after, *hidden) * 2, limit)).fetchall()
 
     def notifications(
         self, account: str, cursor: str | None = None, limit: int = 50

@@ -89,7 +89,22 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO social_fts_shards VALUES (0, 0);
     {create_shard(0)};
     """,
+    # v2: new notifications go to a recent tier, merged into social_notifications in bulk
+    # (batch.py: NOTES_MERGE_BLOCKS).
+    """
+    CREATE TABLE social_notifications_new (
+        id INTEGER PRIMARY KEY,
+        recipient INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        actor INTEGER NOT NULL,
+        subject INTEGER,
+        time INTEGER NOT NULL
+    );
+    CREATE INDEX social_notifications_new_by_recipient
+        ON social_notifications_new (recipient, id);
+    """,
 )
+NOTIFICATION_TABLES = ("social_notifications", "social_notifications_new")
 
 # Notification kinds, as stored.
 MENTION, REPLY, QUOTE, REPOST, REACTION, FOLLOW = 1, 2, 3, 4, 5, 6
