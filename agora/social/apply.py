@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from agora.blockchain.module import ApplyContext
-from agora.social import posts
+from agora.social import posts, tiers
 from agora.social import schema as sc
 from agora.social import state as st
-from agora.social.batch import REACTIONS, delete_notes
+from agora.social.batch import REACTIONS
 from agora.social.index import IndexWriter
 from agora.social.rules import Plan
 from agora.social.views import AccountRef, NotificationEvent, PostEvent
@@ -162,4 +162,4 @@ class Applier:
             "UPDATE social_posts SET reactions = reactions - 1 WHERE seq = ?", (plan.post.seq,)
         )
         nid = st.seq_from(plan.raw) << 8
-        delete_notes(c, nid, nid)
+        tiers.delete(c, tiers.NOTES, "id = ?", (nid,))

@@ -14,14 +14,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from agora.social import schema as sc
+from agora.social import tiers
 
 HOUR_MS = 3_600_000
-# Notifications are keyed by recipient in their index, so each insert lands on a random
-# page: in a store with millions, a block of 5,000 posts dirtied ~1,000 pages of it. New
-# ones go to a recent tier (a few hundred pages) that is merged into the large table
-# once its oldest row is this many blocks old; queries read both (queries.py).
-NOTES_MERGE_BLOCKS = 64
+SEQ_HEIGHT_SHIFT = 20  # seq = height << 20 | tx index; a notification id is seq << 8 | n
 # Post counters, by column index in Batch.counts.
 REPLIES, QUOTES, REPOSTS, REACTIONS = 0, 1, 2, 3
 
@@ -76,7 +72,8 @@ class Batch:
                 [(n, a) for a, n in sorted(self.author_posts.items())],
             )
         if self.tags:
-            c.executemany("INSERT INTO social_tags (tag, seq) VALUES (?, ?)", sorted(self.tags))
+            c.executemany("INSERT INTO social_tags_new (tag, seq) VALUES (?, ?)", sorted(self.tags))
+            tiers.added(c, tiers.TAGS, self.tags[-1][1] >> SEQ_HEIGHT_SHIFT)
             c.executemany(
                 "INSERT INTO social_tag_totals (tag, n) VALUES (?, ?)"
                 " ON CONFLICT (tag) DO UPDATE SET n = n + excluded.n",
@@ -98,28 +95,10 @@ class Batch:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 self.notes,  # ids ascend: seq << 8 | n, in block order
             )
-            merge_notes_if_due(c, self.notes[-1][0] >> NID_HEIGHT_SHIFT)
+            tiers.added(c, tiers.NOTES, self.notes[-1][0] >> SEQ_HEIGHT_SHIFT + 8)
         self.clear()
 
     def clear(self) -> None:
         self.posts, self.roots, self.fts, self.tags = [], {}, {}, []
         self.tag_totals, self.tag_hours, self.notes, self.reactions = {}, {}, [], []
         self.counts, self.author_posts = {}, {}
-
-
-NID_HEIGHT_SHIFT = 28  # a notification id is (height << 20 | tx index) << 8 | n
-
-
-def merge_notes_if_due(c: sqlite3.Connection, height: int) -> None:
-    (oldest,) = c.execute("SELECT min(id) FROM social_notifications_new").fetchone()
-    if oldest is not None and height - (oldest >> NID_HEIGHT_SHIFT) >= NOTES_MERGE_BLOCKS:
-        c.execute(
-            "INSERT INTO social_notifications SELECT * FROM social_notifications_new ORDER BY id"
-        )
-        c.execute("DELETE FROM social_notifications_new")
-
-
-def delete_notes(c: sqlite3.Connection, lo: int, hi: int) -> None:
-    """Notifications with ids lo..hi, in whichever tier they are."""
-    for t in sc.NOTIFICATION_TABLES:
-        c.execute(f"DELETE FROM {t} WHERE id BETWEEN ? AND ?", (lo, hi))

@@ -18,6 +18,7 @@ import bisect
 import sqlite3
 
 from agora.social import schema as sc
+from agora.social import tiers
 from agora.social.batch import HOUR_MS, Batch
 
 __all__ = ["HOUR_MS", "IndexWriter"]
@@ -153,7 +154,7 @@ class IndexWriter:
         """`time_ms` is when they were added (the bucket they were counted in)."""
         hour = time_ms // HOUR_MS
         for tag in tags:
-            c.execute("DELETE FROM social_tags WHERE tag = ? AND seq = ?", (tag, seq))
+            tiers.delete(c, tiers.TAGS, "tag = ? AND seq = ?", (tag, seq))
             for table, where, args in (
                 ("social_tag_totals", "tag = ?", (tag,)),
                 ("social_tag_hours", "hour = ? AND tag = ?", (hour, tag)),

@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Callable
 
 from agora.social import schema as sc
-from agora.social.batch import QUOTES, REPLIES, REPOSTS, delete_notes
+from agora.social import tiers
+from agora.social.batch import QUOTES, REPLIES, REPOSTS
 from agora.social.index import IndexWriter
 from agora.social.text import hashtags
 
@@ -68,7 +69,7 @@ def add_repost(
 def remove_repost(c: sqlite3.Connection, seq: int, target: int) -> None:
     c.execute("DELETE FROM social_posts WHERE seq = ? AND kind = 1", (seq,))
     c.execute("UPDATE social_posts SET reposts = reposts - 1 WHERE seq = ?", (target,))
-    delete_notes(c, seq << 8, seq << 8)
+    tiers.delete(c, tiers.NOTES, "id = ?", (seq << 8,))
 
 
 def _tags_time(c: sqlite3.Connection, seq: int, posted: int, edits: int) -> int:
@@ -130,7 +131,7 @@ def delete_post(
         c.execute("UPDATE social_posts SET quotes = quotes - 1 WHERE seq = ?", (quote,))
     c.execute("UPDATE social_accounts SET posts = posts - 1 WHERE id = ?", (author,))
     # Notifications it caused (reply, quote, mentions) came from its body.
-    delete_notes(c, seq << 8, seq << 8 | 0xFF)
+    tiers.delete(c, tiers.NOTES, "id BETWEEN ? AND ?", (seq << 8, seq << 8 | 0xFF))
     if root != seq:
         _reroot(c, seq, root)
     c.execute(

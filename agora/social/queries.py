@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from agora.social import schema as sc
+from agora.social import tiers
 from agora.social.cursor import MAX_SEQ, nid_cursor, parse_nid, parse_seq, seq_cursor
 from agora.social.reader import Base, clamp
 from agora.social.views import (
@@ -45,12 +46,9 @@ _NOTIFS_ARM = (
     " WHERE n.recipient = ? AND n.id {op} ? AND n.actor NOT IN ({hidden})"
     " AND (n.subject IS NULL OR s.deleted = 0)"
 )
-# Both tiers (batch.py), each read in id order through its recipient index and merged,
+# Both tiers (tiers.py), each read in id order through its recipient index and merged,
 # so a page still stops after `limit` rows.
-_NOTIFS = (
-    " UNION ALL ".join(_NOTIFS_ARM.replace("{table}", t) for t in sc.NOTIFICATION_TABLES)
-    + " ORDER BY 1 {order} LIMIT ?"
-)
+_NOTIFS = tiers.NOTES.arms(_NOTIFS_ARM) + " ORDER BY 1 {order} LIMIT ?"
 
 
 def _marks(n: int) -> str:

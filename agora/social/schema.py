@@ -89,8 +89,8 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO social_fts_shards VALUES (0, 0);
     {create_shard(0)};
     """,
-    # v2: new notifications go to a recent tier, merged into social_notifications in bulk
-    # (batch.py: NOTES_MERGE_BLOCKS).
+    # v2: new notifications and hashtag rows go to recent tiers, merged into the large
+    # tables in bulk (tiers.py).
     """
     CREATE TABLE social_notifications_new (
         id INTEGER PRIMARY KEY,
@@ -102,9 +102,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX social_notifications_new_by_recipient
         ON social_notifications_new (recipient, id);
+    CREATE TABLE social_tags_new (tag TEXT, seq INTEGER, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
+    CREATE TABLE social_tiers (name TEXT PRIMARY KEY, since INTEGER NOT NULL);
     """,
 )
-NOTIFICATION_TABLES = ("social_notifications", "social_notifications_new")
 
 # Notification kinds, as stored.
 MENTION, REPLY, QUOTE, REPOST, REACTION, FOLLOW = 1, 2, 3, 4, 5, 6

@@ -12,6 +12,7 @@ import sqlite3
 
 from agora.errors import RemoteError
 from agora.social import schema as sc
+from agora.social import tiers
 from agora.social.cursor import MAX_SEQ, num_cursor, parse_num, parse_seq, seq_cursor
 from agora.social.index import HOUR_MS
 from agora.social.queries import Queries
@@ -21,6 +22,10 @@ from agora.social.views import AccountItem, AccountPage, AccountRef, PostPage, T
 _WORD = re.compile(r"\w+")
 MAX_WORDS = 8
 _TAG = re.compile(r"#?(\w{1,50})")
+_HASHTAG = (
+    tiers.TAGS.arms("SELECT seq FROM {table} WHERE tag = ? AND seq < ?")
+    + " ORDER BY seq DESC LIMIT ?"
+)
 
 
 def fts_query(text: str, *, prefix: bool = False) -> str:
@@ -91,14 +96,7 @@ class Search(Queries):
         limit, t = clamp(limit), tag_of(tag)
         before = MAX_SEQ + 1 if cursor is None else parse_seq(cursor)
         with self.snapshot() as c:
-            seqs = [
-                s
-                for (s,) in c.execute(
-                    "SELECT seq FROM social_tags WHERE tag = ? AND seq < ?"
-                    " ORDER BY seq DESC LIMIT ?",
-                    (t, before, limit),
-                )
-            ]
+            seqs = [s for (s,) in c.execute(_HASHTAG, (t, before, t, before, limit))]
             views = self.views(c, seqs)
         items = [views[s] for s in seqs]
         return PostPage(items, seq_cursor(seqs[-1]) if len(seqs) == limit else None)
