@@ -34,11 +34,15 @@ def _pages(r: SocialReader, who: str) -> list[tuple[Any, ...]]:
     raise AssertionError("paging did not end")
 
 
-def _story(tmp_path: Path, name: str) -> tuple[list[list[tuple[Any, ...]]], set[tuple[int, int, int, int]]]:
+Pages = list[list[tuple[Any, ...]]]
+Counts = set[tuple[int, int, int, int]]  # rows: notifications old, new; tags old, new
+
+
+def _story(tmp_path: Path, name: str) -> tuple[Pages, Counts]:
     n = Net(tmp_path / f"{name}.sqlite")
     r = SocialReader.open(n.path, n.genesis)
-    seen: list[list[tuple[Any, ...]]] = []
-    tiers: set[tuple[int, int, int, int]] = set()
+    seen: Pages = []
+    tiers: Counts = set()
 
     def step(who: int, kind: str, body: Any) -> bytes:
         h = n.do(who, kind, body)[0]
