@@ -130,7 +130,6 @@ class StateStore:
     def forget(self) -> None:
         """After a rollback whose reads may have cached nothing wrong, but be safe."""
         self._new, self._old = {}, {}
-        self.reload()
 
 
 class Overlay:

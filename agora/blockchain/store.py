@@ -11,6 +11,7 @@ the WAL too.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import struct
 from pathlib import Path
@@ -118,7 +119,11 @@ class Store:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self.state.forget()
-        self.tx_index.reload()
+        # The tiers' sizes only decide when to merge: a failing file must not hide the
+        # error that brought us here.
+        with contextlib.suppress(sqlite3.Error):
+            self.state.reload()
+            self.tx_index.reload()
 
     def write_genesis(
         self, genesis_hash: bytes, genesis_time: int, root0: bytes, writes: Writes

@@ -108,6 +108,7 @@ def test_a_rollback_recounts_the_recent_tier(monkeypatch: MonkeyPatch) -> None:
     assert s.pending == 0
     conn.execute("ROLLBACK")
     s.forget()
+    s.reload()  # as Store.rollback does
     assert s.pending == 2
     assert conn.execute("SELECT count(*) FROM state").fetchone() == (0,)
     conn.close()
