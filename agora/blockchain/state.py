@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 
+from agora.blockchain.tier import RecentTier
 from agora.codec import encode, sha256
 
 Writes = dict[bytes, bytes | None]  # None: deleted
@@ -80,13 +81,7 @@ class StateStore:
         self._new: dict[bytes, bytes | None] = {}
         self._old: dict[bytes, bytes | None] = {}
         self._half = max(1, cache_size // 2)
-        self.pending = 0
-        self.reload()
-
-    def reload(self) -> None:
-        """The recent tier's size as the file has it (at start, after a rollback)."""
-        (n,) = self._conn.execute("SELECT count(*) FROM state_new").fetchone()
-        self.pending = int(n)
+        self.tier = RecentTier(conn, "state_new", _MERGE)
 
     def get(self, key: bytes) -> bytes | None:
         try:
@@ -114,11 +109,7 @@ class StateStore:
         a NULL in the recent tier until a merge."""
         items = list(writes.items()) if isinstance(writes, dict) else writes
         self._conn.executemany(_PUT, items)
-        self.pending += len(items)
-        if self.pending >= MERGE_KEYS:
-            for sql in _MERGE:
-                self._conn.execute(sql)
-            self.pending = 0
+        self.tier.added(len(items), MERGE_KEYS)
 
     def committed(self, writes: Writes) -> None:
         # A value older than one in the young generation is never read: `get` looks

@@ -122,7 +122,7 @@ class Store:
         # The tiers' sizes only decide when to merge: a failing file must not hide the
         # error that brought us here.
         with contextlib.suppress(sqlite3.Error):
-            self.state.reload()
+            self.state.tier.reload()
             self.tx_index.reload()
 
     def write_genesis(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from agora.blockchain.tier import RecentTier
+
 MERGE_ROWS = 1 << 17
 
 # Row ids (height << 20 | index) of the txs whose hash starts with key8 ?1.
@@ -23,29 +25,20 @@ IDS_BY_HKEY = (
 )
 
 
-class TxHashIndex:
+_MERGE = (
+    "INSERT INTO tx_hashes SELECT hkey, id FROM tx_hashes_new ORDER BY hkey, id",
+    "DELETE FROM tx_hashes_new",
+)
+
+
+class TxHashIndex(RecentTier):
     """The writer's side: `add` inside the block transaction."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.pending = 0
-        self.reload()
-
-    def reload(self) -> None:
-        """After a rollback: the recent tier as the file has it."""
-        (n,) = self._conn.execute("SELECT count(*) FROM tx_hashes_new").fetchone()
-        self.pending = int(n)
+        super().__init__(conn, "tx_hashes_new", _MERGE)
 
     def add(self, rows: list[tuple[int, int]]) -> None:
         """(hkey, tx row id) pairs of one block."""
         rows.sort()
         self._conn.executemany("INSERT INTO tx_hashes_new (hkey, id) VALUES (?, ?)", rows)
-        self.pending += len(rows)
-        if self.pending >= MERGE_ROWS:
-            self.merge()
-
-    def merge(self) -> None:
-        c = self._conn
-        c.execute("INSERT INTO tx_hashes SELECT hkey, id FROM tx_hashes_new ORDER BY hkey, id")
-        c.execute("DELETE FROM tx_hashes_new")
-        self.pending = 0
+        self.added(len(rows), MERGE_ROWS)

@@ -15,9 +15,9 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from agora.social import tiers
+from agora.social.state import height_of
 
 HOUR_MS = 3_600_000
-SEQ_HEIGHT_SHIFT = 20  # seq = height << 20 | tx index; a notification id is seq << 8 | n
 # Post counters, by column index in Batch.counts.
 REPLIES, QUOTES, REPOSTS, REACTIONS = 0, 1, 2, 3
 
@@ -73,7 +73,7 @@ class Batch:
             )
         if self.tags:
             c.executemany("INSERT INTO social_tags_new (tag, seq) VALUES (?, ?)", sorted(self.tags))
-            tiers.added(c, tiers.TAGS, self.tags[-1][1] >> SEQ_HEIGHT_SHIFT)
+            tiers.added(c, tiers.TAGS, height_of(self.tags[-1][1]))
             c.executemany(
                 "INSERT INTO social_tag_totals (tag, n) VALUES (?, ?)"
                 " ON CONFLICT (tag) DO UPDATE SET n = n + excluded.n",
@@ -95,7 +95,7 @@ class Batch:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 self.notes,  # ids ascend: seq << 8 | n, in block order
             )
-            tiers.added(c, tiers.NOTES, self.notes[-1][0] >> SEQ_HEIGHT_SHIFT + 8)
+            tiers.added(c, tiers.NOTES, height_of(self.notes[-1][0] >> 8))  # id: seq << 8 | n
         self.clear()
 
     def clear(self) -> None:

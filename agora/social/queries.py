@@ -242,9 +242,9 @@ class Queries(Base):
         hidden = self.hidden(c, aid)
         if after is None:
             q = _NOTIFS.format(op="<", hidden=_marks(len(hidden)), order="DESC")
-            return c.execute(q, (*(aid, before, *hidden) * 2, limit)).fetchall()
+            return c.execute(q, (*tiers.NOTES.args(aid, before, *hidden), limit)).fetchall()
         q = _NOTIFS.format(op=">", hidden=_marks(len(hidden)), order="ASC")
-        return c.execute(q, (*(aid, after, *hidden) * 2, limit)).fetchall()
+        return c.execute(q, (*tiers.NOTES.args(aid, after, *hidden), limit)).fetchall()
 
     def notifications(
         self, account: str, cursor: str | None = None, limit: int = 50

@@ -96,7 +96,7 @@ class Search(Queries):
         limit, t = clamp(limit), tag_of(tag)
         before = MAX_SEQ + 1 if cursor is None else parse_seq(cursor)
         with self.snapshot() as c:
-            seqs = [s for (s,) in c.execute(_HASHTAG, (t, before, t, before, limit))]
+            seqs = [s for (s,) in c.execute(_HASHTAG, (*tiers.TAGS.args(t, before), limit))]
             views = self.views(c, seqs)
         items = [views[s] for s in seqs]
         return PostPage(items, seq_cursor(seqs[-1]) if len(seqs) == limit else None)

@@ -32,6 +32,10 @@ def seq_of(height: int, index: int) -> int:
     return height << TX_ID_BITS | index
 
 
+def height_of(seq: int) -> int:
+    return seq >> TX_ID_BITS
+
+
 def handle_key(handle: str) -> bytes:
     return b"h/" + handle.encode()
 

@@ -33,6 +33,10 @@ class Tier(NamedTuple):
         """`select` (with `{table}` for the table) over both tiers, as one UNION ALL."""
         return " UNION ALL ".join(select.replace("{table}", t) for t in self.tables)
 
+    def args(self, *per_arm: object) -> tuple[object, ...]:
+        """The parameters of `arms(select)`: `select`'s own, once per tier."""
+        return per_arm * len(self.tables)
+
 
 NOTES = Tier("notes", "social_notifications", "social_notifications_new", "id")
 TAGS = Tier("tags", "social_tags", "social_tags_new", "tag, seq")

@@ -105,10 +105,10 @@ def test_a_rollback_recounts_the_recent_tier(monkeypatch: MonkeyPatch) -> None:
     conn.execute("COMMIT")
     conn.execute("BEGIN")
     s.write([(b"c", b"3"), (b"d", b"4")])  # merges
-    assert s.pending == 0
+    assert s.tier.pending == 0
     conn.execute("ROLLBACK")
     s.forget()
-    s.reload()  # as Store.rollback does
-    assert s.pending == 2
+    s.tier.reload()  # as Store.rollback does
+    assert s.tier.pending == 2
     assert conn.execute("SELECT count(*) FROM state").fetchone() == (0,)
     conn.close()
